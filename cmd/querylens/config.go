@@ -1,0 +1,192 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/querylens/querylens/proxy"
+	"github.com/querylens/querylens/stats"
+)
+
+// config is everything `querylens run` takes from flags and the environment.
+type config struct {
+	listen          []string
+	upstream        string
+	http            string
+	logLevel        string
+	logFormat       string
+	shutdownTimeout time.Duration
+	dialTimeout     time.Duration
+	maxSQLBytes     int
+	maxDigests      int
+	topDigests      int
+}
+
+// listFlag is a flag that may be repeated or given as a comma-separated list.
+type listFlag struct {
+	vals *[]string
+	set  bool
+}
+
+func (l *listFlag) String() string {
+	if l.vals == nil {
+		return ""
+	}
+	return strings.Join(*l.vals, ",")
+}
+
+func (l *listFlag) Set(s string) error {
+	if !l.set {
+		*l.vals = nil // the first explicit value replaces the default
+		l.set = true
+	}
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l.vals = append(*l.vals, v)
+		}
+	}
+	return nil
+}
+
+// usageError marks a command-line mistake (exit code 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var u *usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+// envPrefix + the flag name in upper snake case is each flag's environment
+// fallback: --max-digests ↔ QUERYLENS_MAX_DIGESTS.
+const envPrefix = "QUERYLENS_"
+
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func runFlags(cfg *config) *flag.FlagSet {
+	fs := flag.NewFlagSet("querylens run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg.listen = []string{"127.0.0.1:6033"}
+	fs.Var(&listFlag{vals: &cfg.listen}, "listen", "client-facing address(es): host:port or unix:/path; repeat or comma-separate for several")
+	fs.StringVar(&cfg.upstream, "upstream", "127.0.0.1:3306", "MySQL/MariaDB server: host:port or unix:/path")
+	fs.StringVar(&cfg.http, "http", "127.0.0.1:9104", "stats endpoint (dashboard, /metrics, /api/v1): host:port or unix:/path; empty disables it")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&cfg.logFormat, "log-format", "console", "log format: console or json")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long commands in flight may take to finish")
+	fs.DurationVar(&cfg.dialTimeout, "dial-timeout", 5*time.Second, "timeout for connecting to the upstream")
+	fs.IntVar(&cfg.maxSQLBytes, "max-sql-bytes", 64<<10, "statement text kept per command for fingerprinting")
+	fs.IntVar(&cfg.maxDigests, "max-digests", stats.DefaultConfig().MaxDigests, "distinct (fingerprint, schema) pairs tracked; more are folded into an overflow entry")
+	fs.IntVar(&cfg.topDigests, "metrics-top-digests", 100, "fingerprints exported per-series in /metrics (top by total time); the rest are folded into one")
+	return fs
+}
+
+// parseRun parses flags, then fills each flag not given on the command line
+// from its environment variable.
+func parseRun(args []string) (*config, error) {
+	cfg := &config{}
+	fs := runFlags(cfg)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return nil, &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || envErr != nil {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = &usageError{fmt.Sprintf("invalid value %q for %s (flag -%s): %v", v, envName(f.Name), f.Name, err)}
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	return cfg, cfg.validate()
+}
+
+func (c *config) validate() error {
+	bad := func(flag, format string, a ...any) error {
+		return &usageError{fmt.Sprintf("invalid value for flag -%s: %s", flag, fmt.Sprintf(format, a...))}
+	}
+	if len(c.listen) == 0 {
+		return bad("listen", "at least one address is needed")
+	}
+	for _, l := range c.listen {
+		if _, _, err := proxy.SplitAddr(l); err != nil {
+			return bad("listen", "%v", err)
+		}
+	}
+	if _, _, err := proxy.SplitAddr(c.upstream); err != nil {
+		return bad("upstream", "%v", err)
+	}
+	if c.http != "" {
+		if _, _, err := proxy.SplitAddr(c.http); err != nil {
+			return bad("http", "%v", err)
+		}
+	}
+	switch c.logLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log-level", "%q is not one of debug, info, warn, error", c.logLevel)
+	}
+	switch c.logFormat {
+	case "console", "json":
+	default:
+		return bad("log-format", "%q is not one of console, json", c.logFormat)
+	}
+	if c.shutdownTimeout < 0 {
+		return bad("shutdown-timeout", "must not be negative")
+	}
+	if c.dialTimeout <= 0 {
+		return bad("dial-timeout", "must be positive")
+	}
+	if c.maxSQLBytes < 64 {
+		return bad("max-sql-bytes", "%d is below the minimum of 64", c.maxSQLBytes)
+	}
+	if c.maxDigests < 1 {
+		return bad("max-digests", "must be at least 1")
+	}
+	if c.topDigests < 0 {
+		return bad("metrics-top-digests", "must not be negative")
+	}
+	return nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `querylens: a transparent MySQL/MariaDB proxy that shows what your application asks of the database.
+
+Usage:
+  querylens [run] [flags]   relay clients to --upstream and serve statistics on --http
+  querylens version         print the version
+
+Flags of run (each also read from the environment variable shown):
+`)
+	fs := runFlags(&config{})
+	fs.VisitAll(func(f *flag.Flag) {
+		def := f.DefValue
+		if def != "" {
+			def = " (default " + def + ")"
+		}
+		fmt.Fprintf(w, "  --%s\t%s%s [%s]\n", f.Name, f.Usage, def, envName(f.Name))
+	})
+}

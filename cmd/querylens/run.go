@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/querylens/querylens/proxy"
+	"github.com/querylens/querylens/stats"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func versionString() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + bi.GoVersion
+	}
+	return v
+}
+
+// run is the whole program; main only turns its error into an exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "run"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		cfg, err := parseRun(args)
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "querylens", versionString())
+		return nil
+	case "help":
+		usage(stdout)
+		return nil
+	default:
+		return &usageError{fmt.Sprintf("unknown command %q (want run, version or help)", cmd)}
+	}
+}
+
+func newLogger(cfg *config, w io.Writer) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	if cfg.logFormat == "json" {
+		enc = zapcore.NewJSONEncoder(encCfg)
+	} else {
+		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	}
+	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
+	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(w))), nil
+}
+
+// serve runs the proxy and the stats endpoint until ctx ends, then drains.
+func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // nothing useful to do on a failed flush
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	scfg := stats.DefaultConfig()
+	scfg.MaxDigests = cfg.maxDigests
+	engine, err := stats.New(scfg, log.Named("stats"))
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(stats.NewCollector(engine, cfg.topDigests))
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	engineDone := make(chan struct{})
+	go func() { engine.Run(engineCtx); close(engineDone) }()
+	defer func() { stopEngine(); <-engineDone }()
+
+	pcfg := proxy.DefaultConfig()
+	pcfg.Upstream = cfg.upstream
+	pcfg.DialTimeout = cfg.dialTimeout
+	pcfg.MaxSQLBytes = cfg.maxSQLBytes
+	srv, err := proxy.New(pcfg, engine, log.Named("proxy"), proxy.NewMetrics(reg))
+	if err != nil {
+		return err
+	}
+
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
+	for _, addr := range cfg.listen {
+		l, err := proxy.Listen(addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("listen %s (flag -listen): %w", addr, err)
+		}
+		listeners = append(listeners, l)
+	}
+
+	var httpSrv *http.Server
+	var httpLn net.Listener
+	if cfg.http != "" {
+		httpLn, err = proxy.Listen(cfg.http)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("listen %s (flag -http): %w", cfg.http, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			fmt.Fprintln(w, "ok")
+		})
+		mux.Handle("/api/", stats.NewHandler(engine, log.Named("http")))
+		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	}
+
+	var wg sync.WaitGroup
+	errc := make(chan error, len(listeners)+1)
+	for _, l := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(l); !errors.Is(err, proxy.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", l.Addr(), err)
+			}
+		}()
+		log.Info("proxy listening", zap.String("listen", l.Addr().String()), zap.String("upstream", cfg.upstream))
+	}
+	if httpSrv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve http %s: %w", httpLn.Addr(), err)
+			}
+		}()
+		log.Info("stats endpoint listening", zap.String("http", "http://"+httpLn.Addr().String()+"/"))
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: no new connections; waiting for commands in flight",
+			zap.Duration("timeout", cfg.shutdownTimeout), zap.Int("connections", srv.OpenConns()))
+	case runErr = <-errc:
+		log.Error("stopping", zap.Error(runErr))
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown timeout reached; closed busy connections", zap.Error(err))
+	}
+	if httpSrv != nil {
+		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = httpSrv.Shutdown(hctx)
+		hcancel()
+	}
+	wg.Wait()
+	log.Info("stopped")
+	return runErr
+}

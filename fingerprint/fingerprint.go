@@ -1,0 +1,136 @@
+package fingerprint
+
+import (
+	"bytes"
+	"errors"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// RuleVersion is hashed in front of every normalized text. It changes
+// whenever a normalization rule changes, so digests of different rule sets
+// never collide silently.
+const RuleVersion = "ql1\x00"
+
+// Defaults for Config.
+const (
+	DefaultMaxInput = 1 << 20
+	DefaultMaxText  = 2048
+)
+
+// maxKeptBuffer caps the capacity a Fingerprinter keeps between calls.
+const maxKeptBuffer = 64 << 10
+
+// Config limits the work and the memory a Fingerprinter spends on one
+// statement. Zero fields take the defaults.
+type Config struct {
+	// MaxInput is how many bytes of a statement are scanned (default
+	// DefaultMaxInput, 1 MiB). The digest covers that prefix only and the
+	// fingerprint is marked Truncated.
+	MaxInput int
+	// MaxText is the longest Fingerprint.Text kept (default DefaultMaxText,
+	// 2048). Text is cut at a token boundary; the digest still covers the
+	// whole normalized text.
+	MaxText int
+}
+
+// DefaultConfig returns the default limits.
+func DefaultConfig() Config {
+	return Config{MaxInput: DefaultMaxInput, MaxText: DefaultMaxText}
+}
+
+// Validate reports a negative limit. New treats zero as the default.
+func (c Config) Validate() error {
+	if c.MaxInput < 0 {
+		return errors.New("fingerprint config: max input is negative")
+	}
+	if c.MaxText < 0 {
+		return errors.New("fingerprint config: max text is negative")
+	}
+	return nil
+}
+
+// Fingerprint is what the hot path learns about one statement.
+type Fingerprint struct {
+	Digest    Digest
+	Text      string // normalized text, cut at a token boundary at Config.MaxText bytes
+	Truncated bool   // Text was cut or the input exceeded Config.MaxInput
+	Tags      []Tag  // sqlcommenter tags found in comments; nil when none
+}
+
+// Fingerprinter normalizes statements into a buffer it reuses between
+// calls. It is not safe for concurrent use: keep one per goroutine (for
+// example per connection).
+type Fingerprinter struct {
+	cfg  Config
+	buf  []byte
+	tags []Tag
+	n    normalizer
+}
+
+// New returns a Fingerprinter with the limits of cfg; zero or negative
+// fields take their defaults.
+func New(cfg Config) *Fingerprinter {
+	if cfg.MaxInput <= 0 {
+		cfg.MaxInput = DefaultMaxInput
+	}
+	if cfg.MaxText <= 0 {
+		cfg.MaxText = DefaultMaxText
+	}
+	return &Fingerprinter{cfg: cfg}
+}
+
+// Fingerprint normalizes sql and returns its digest, display text and
+// sqlcommenter tags. In steady state it allocates once, for Text (plus the
+// tags when there are any). sql is only read, never kept.
+func (f *Fingerprinter) Fingerprint(sql string) Fingerprint {
+	return f.fingerprint(unsafe.Slice(unsafe.StringData(sql), len(sql)))
+}
+
+// FingerprintBytes is Fingerprint for a byte slice, which it does not keep.
+func (f *Fingerprinter) FingerprintBytes(sql []byte) Fingerprint {
+	return f.fingerprint(sql)
+}
+
+func (f *Fingerprinter) fingerprint(sql []byte) Fingerprint {
+	var fp Fingerprint
+	if len(sql) > f.cfg.MaxInput {
+		sql = sql[:f.cfg.MaxInput]
+		fp.Truncated = true
+	}
+	f.buf = f.n.run(append(f.buf[:0], RuleVersion...), sql, &f.tags)
+	fp.Digest = Digest(xxhash.Sum64(f.buf))
+	text := f.buf[len(RuleVersion):]
+	if cut := cutText(text, f.cfg.MaxText); cut < len(text) {
+		text = text[:cut]
+		fp.Truncated = true
+	}
+	fp.Text = string(text)
+	if len(f.tags) > 0 {
+		fp.Tags = f.tags
+		f.tags = nil // handed over to the caller
+	}
+	if cap(f.buf) > maxKeptBuffer {
+		f.buf = nil
+	}
+	return fp
+}
+
+// cutText returns the length of the longest prefix of text that ends at a
+// token boundary (a space in the canonical spacing) and is at most max
+// bytes. When no space is found it cuts at a UTF-8 boundary.
+func cutText(text []byte, max int) int {
+	if len(text) <= max {
+		return len(text)
+	}
+	if i := bytes.LastIndexByte(text[:max+1], ' '); i > 0 {
+		return i
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(text[i]) {
+		i--
+	}
+	return i
+}

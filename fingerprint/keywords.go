@@ -1,0 +1,179 @@
+package fingerprint
+
+// Byte classes used by the tokenizer. One table lookup per byte keeps the
+// hot loop free of chained comparisons.
+const (
+	bSpace    uint8 = iota // ASCII space and every control byte 0x00-0x1f
+	bIdent                 // letters, '_', '$' and every byte >= 0x80 (MySQL allows UTF-8 identifiers)
+	bDigit                 // '0'-'9'
+	bQuote                 // '\'' and '"': string literals (ANSI_QUOTES off, the MySQL default)
+	bBacktick              // '`': quoted identifier
+	bPunct                 // any other byte: operators and punctuation
+)
+
+var byteClass = func() (t [256]uint8) {
+	for i := range t {
+		c := byte(i)
+		switch {
+		case c <= ' ':
+			t[i] = bSpace
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == '$', c >= 0x80:
+			t[i] = bIdent
+		case c >= '0' && c <= '9':
+			t[i] = bDigit
+		case c == '\'', c == '"':
+			t[i] = bQuote
+		case c == '`':
+			t[i] = bBacktick
+		default:
+			t[i] = bPunct
+		}
+	}
+	return t
+}()
+
+// lower maps ASCII upper case to lower case and every other byte to itself,
+// so non-UTF-8 and multi-byte UTF-8 sequences pass through untouched.
+var lower = func() (t [256]byte) {
+	for i := range t {
+		c := byte(i)
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		t[i] = c
+	}
+	return t
+}()
+
+func isIdentChar(c byte) bool {
+	k := byteClass[c]
+	return k == bIdent || k == bDigit
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// wordKind is what the tokenizer needs to know about a bare word.
+type wordKind uint8
+
+const (
+	wordPlain   wordKind = iota // identifier or non-reserved keyword: value-producing, callable
+	wordKeyword                 // reserved word from keywordTable: starts an expression, never a call
+	wordLiteral                 // NULL, TRUE, FALSE: normalized to '?'
+	wordCharset                 // _charset introducer: dropped before a string literal
+)
+
+// kwID singles out the few words whose identity (not just kind) matters.
+type kwID uint8
+
+const (
+	kwNone   kwID = iota
+	kwOrder       // ORDER, before BY: ordinals follow
+	kwGroup       // GROUP, before BY: ordinals follow
+	kwBy          // BY
+	kwValues      // VALUES or VALUE: a row list follows
+)
+
+// classify tells the kind of a bare word, case-insensitively, without
+// allocating.
+//
+// The keyword set is deliberately small. It holds MySQL reserved words after
+// which a value expression starts (so a following sign is unary), plus the
+// words the rules themselves need (ORDER/GROUP BY, VALUES). Non-reserved
+// keywords that are common column names (value, status, date, offset, ...)
+// are plain words, so `value - 1` keeps its binary minus. Words of kind other
+// than wordPlain keep their backticks when quoted, so that re-normalizing the
+// output classifies them the same way.
+func classify(w []byte) (wordKind, kwID) {
+	if len(w) < 2 || len(w) > 10 {
+		return wordPlain, kwNone
+	}
+	if w[0] == '_' {
+		return classifyUnderscore(w)
+	}
+	if e := &keywordTable[keywordHash(w)]; len(e.word) == len(w) && equalLower(w, e.word) {
+		return e.kind, e.id
+	}
+	return wordPlain, kwNone
+}
+
+// classifyUnderscore classifies a word of 2 to 10 bytes starting with '_':
+// a charset introducer or a plain word.
+func classifyUnderscore(w []byte) (wordKind, kwID) {
+	var a [10]byte
+	for i, c := range w[1:] {
+		a[i] = lower[c]
+	}
+	if isCharset(a[:len(w)-1]) {
+		return wordCharset, kwNone
+	}
+	return wordPlain, kwNone
+}
+
+type keywordEntry struct {
+	word string
+	kind wordKind
+	id   kwID
+}
+
+var keywords = []keywordEntry{
+	{"null", wordLiteral, kwNone}, {"true", wordLiteral, kwNone}, {"false", wordLiteral, kwNone},
+	{"order", wordKeyword, kwOrder}, {"group", wordKeyword, kwGroup}, {"by", wordKeyword, kwBy},
+	{"values", wordKeyword, kwValues}, {"value", wordPlain, kwValues},
+	{"select", wordKeyword, kwNone}, {"from", wordKeyword, kwNone}, {"where", wordKeyword, kwNone},
+	{"and", wordKeyword, kwNone}, {"or", wordKeyword, kwNone}, {"not", wordKeyword, kwNone},
+	{"xor", wordKeyword, kwNone}, {"on", wordKeyword, kwNone}, {"using", wordKeyword, kwNone},
+	{"when", wordKeyword, kwNone}, {"then", wordKeyword, kwNone}, {"else", wordKeyword, kwNone},
+	{"elseif", wordKeyword, kwNone}, {"case", wordKeyword, kwNone}, {"limit", wordKeyword, kwNone},
+	{"set", wordKeyword, kwNone}, {"in", wordKeyword, kwNone}, {"is", wordKeyword, kwNone},
+	{"like", wordKeyword, kwNone}, {"between", wordKeyword, kwNone}, {"return", wordKeyword, kwNone},
+	{"interval", wordKeyword, kwNone}, {"div", wordKeyword, kwNone}, {"mod", wordKeyword, kwNone},
+	{"regexp", wordKeyword, kwNone}, {"rlike", wordKeyword, kwNone}, {"having", wordKeyword, kwNone},
+	{"distinct", wordKeyword, kwNone}, {"all", wordKeyword, kwNone}, {"exists", wordKeyword, kwNone},
+	{"as", wordKeyword, kwNone}, {"join", wordKeyword, kwNone}, {"union", wordKeyword, kwNone},
+	{"except", wordKeyword, kwNone}, {"intersect", wordKeyword, kwNone}, {"into", wordKeyword, kwNone},
+	{"with", wordKeyword, kwNone}, {"default", wordKeyword, kwNone}, {"over", wordKeyword, kwNone},
+	{"partition", wordKeyword, kwNone}, {"separator", wordKeyword, kwNone}, {"update", wordKeyword, kwNone},
+	{"delete", wordKeyword, kwNone}, {"insert", wordKeyword, kwNone},
+}
+
+// keywordTable is a perfect hash of keywords: keywordHash gives every
+// keyword its own slot (TestKeywordTable checks this), so a lookup is one
+// hash and at most one comparison.
+var keywordTable = func() (t [256]keywordEntry) {
+	for _, e := range keywords {
+		t[keywordHash([]byte(e.word))] = e
+	}
+	return t
+}()
+
+// keywordHash mixes the length with the first two and the last byte,
+// case-insensitively. len(w) >= 2.
+func keywordHash(w []byte) uint8 {
+	return uint8(len(w) + int(lower[w[0]]) + 22*int(lower[w[1]]) + int(lower[w[len(w)-1]]))
+}
+
+func equalLower(w []byte, lowerWord string) bool {
+	for i, c := range w {
+		if lower[c] != lowerWord[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// isCharset reports whether s (lower case, without the leading underscore)
+// names a MySQL or MariaDB character set usable as an introducer.
+func isCharset(s []byte) bool {
+	switch string(s) {
+	case "armscii8", "ascii", "big5", "binary", "cp1250", "cp1251", "cp1256",
+		"cp1257", "cp850", "cp852", "cp866", "cp932", "dec8", "eucjpms", "euckr",
+		"filename", "gb18030", "gb2312", "gbk", "geostd8", "greek", "hebrew", "hp8",
+		"keybcs2", "koi8r", "koi8u", "latin1", "latin2", "latin5", "latin7",
+		"macce", "macroman", "sjis", "swe7", "tis620", "ucs2", "ujis", "utf16",
+		"utf16le", "utf32", "utf8", "utf8mb3", "utf8mb4":
+		return true
+	}
+	return false
+}

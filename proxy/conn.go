@@ -1,0 +1,313 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/querylens/querylens/protocol"
+)
+
+// ER_CONN_HOST_ERROR-like code sent when the upstream cannot be reached.
+// 2003 is what clients themselves report for "Can't connect to MySQL server",
+// so tools and drivers already treat it as a connectivity failure.
+const errCodeUpstreamUnreachable = 2003
+
+const minBufferSize = 4 << 10
+
+// conn is one client connection and its upstream leg.
+type conn struct {
+	srv    *Server
+	id     uint64
+	client net.Conn
+	log    *zap.Logger
+
+	lastActive atomic.Int64 // unix nanos of the last relayed chunk
+
+	mu       sync.Mutex // guards everything below and serializes the session
+	upstream net.Conn
+	session  *protocol.Session
+	decoding bool // false after a decoder panic
+	desynced bool // the session reported a decode error
+	closing  bool // Shutdown decided to close: relay nothing more
+
+	closeOnce sync.Once
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	id := s.nextID.Add(1)
+	client := nc.RemoteAddr().String()
+	if nc.RemoteAddr().Network() == "unix" {
+		client = "unix"
+	}
+	c := &conn{
+		srv:      s,
+		id:       id,
+		client:   nc,
+		log:      s.log.With(zap.Uint64("conn_id", id), zap.String("client", client)),
+		decoding: true,
+	}
+	c.session = protocol.NewSession(protocol.SessionConfig{
+		ClientAddr:  client,
+		MaxSQLBytes: s.cfg.MaxSQLBytes,
+		Handler:     c.handleEvent,
+	})
+	c.lastActive.Store(time.Now().UnixNano())
+	return c
+}
+
+// serve dials the upstream and runs both pumps until the connection ends.
+func (c *conn) serve() {
+	defer c.srv.trackConn(c, false)
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("connection handler panicked; closing this connection only",
+				zap.Any("panic", r), zap.Stack("stack"))
+		}
+		c.closeNow()
+	}()
+	c.log.Debug("accepted")
+
+	up, err := c.dial()
+	if err != nil {
+		c.refuse(err)
+		return
+	}
+	c.mu.Lock()
+	c.upstream = up
+	closing := c.closing
+	c.mu.Unlock()
+	if closing {
+		return
+	}
+
+	errc := make(chan error, 2)
+	go c.clientToServer(errc)
+	go c.serverToClient(errc)
+	first := <-errc
+	var second error
+	if errors.Is(first, errClientEOF) {
+		// The client finished writing (usually after COM_QUIT). Let the
+		// server see EOF and finish whatever it still sends.
+		closeWrite(up)
+		select {
+		case second = <-errc:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	c.closeNow()
+	if second == nil {
+		second = <-errc
+	}
+	c.mu.Lock()
+	if c.decoding {
+		c.safeCall(func() { c.session.Close(time.Now()) })
+	}
+	c.mu.Unlock()
+	c.logEnd(first, second)
+}
+
+var errClientEOF = errors.New("client closed its side")
+
+func (c *conn) dial() (net.Conn, error) {
+	network, address, _ := SplitAddr(c.srv.cfg.Upstream) // validated in New
+	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.DialTimeout)
+	defer cancel()
+	return c.srv.dialer.DialContext(ctx, network, address)
+}
+
+// refuse answers the client's connection with an ERR packet in place of the
+// server greeting. It carries no SQLSTATE marker: before the handshake no
+// capabilities are agreed, and clients read the first ERR the 3.x way.
+func (c *conn) refuse(err error) {
+	c.srv.metrics.upstreamErrors.Inc()
+	c.log.Warn("upstream unreachable; refused client with an error packet",
+		zap.String("upstream", c.srv.cfg.Upstream), zap.Error(err))
+	msg := fmt.Sprintf("querylens: cannot connect to upstream %s: %s", c.srv.cfg.Upstream, dialReason(err))
+	pkt := protocol.AppendErrPacket(nil, 0, errCodeUpstreamUnreachable, "", msg)
+	_ = c.client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, _ = c.client.Write(pkt)
+}
+
+// dialReason keeps the innermost cause ("connection refused", "i/o timeout").
+func dialReason(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	return err.Error()
+}
+
+// clientToServer relays client bytes upstream.
+func (c *conn) clientToServer(errc chan<- error) {
+	errc <- c.pump(protocol.FromClient, c.client, c.upstream, c.srv.metrics.clientBytes.Add)
+}
+
+// serverToClient relays upstream bytes to the client.
+func (c *conn) serverToClient(errc chan<- error) {
+	errc <- c.pump(protocol.FromServer, c.upstream, c.client, c.srv.metrics.serverBytes.Add)
+}
+
+// pump copies src to dst. Each chunk is lent to the session first (see the
+// package doc for why), then written. The buffer starts small and doubles
+// while reads fill it, up to Config.BufferSize, so idle connections stay
+// cheap and bulk transfers use few syscalls.
+func (c *conn) pump(dir protocol.Direction, src, dst net.Conn, count func(float64)) error {
+	buf := make([]byte, min(minBufferSize, c.srv.cfg.BufferSize))
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			now := time.Now()
+			c.lastActive.Store(now.UnixNano())
+			if !c.feed(dir, buf[:n], now) {
+				return errShutdown
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return fmt.Errorf("write %s: %w", peerName(dir), werr)
+			}
+			count(float64(n))
+			if n == len(buf) && len(buf) < c.srv.cfg.BufferSize {
+				buf = make([]byte, min(2*len(buf), c.srv.cfg.BufferSize))
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && dir == protocol.FromClient {
+				return errClientEOF
+			}
+			return fmt.Errorf("read %s: %w", sourceName(dir), err)
+		}
+	}
+}
+
+var errShutdown = errors.New("closed by shutdown")
+
+func sourceName(dir protocol.Direction) string {
+	if dir == protocol.FromClient {
+		return "client"
+	}
+	return "upstream"
+}
+
+func peerName(dir protocol.Direction) string {
+	if dir == protocol.FromClient {
+		return "upstream"
+	}
+	return "client"
+}
+
+// feed hands a chunk to the session. It returns false when the connection
+// is being closed by Shutdown, in which case the chunk must not be relayed:
+// a command that arrives after the close decision is never half-sent.
+func (c *conn) feed(dir protocol.Direction, b []byte, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	if c.decoding {
+		c.safeCall(func() { c.session.Feed(dir, b, now) })
+		if !c.desynced && c.decoding {
+			if err := c.session.Err(); err != nil {
+				c.desynced = true
+				c.srv.metrics.decodeErrors.Inc()
+				c.log.Debug("decoder lost track of this connection; relaying on without decoding", zap.Error(err))
+			}
+		}
+	}
+	return true
+}
+
+// safeCall runs a session call and turns a panic into "decoding off". Must
+// be called with c.mu held.
+func (c *conn) safeCall(f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.decoding = false
+			c.srv.metrics.decoderPanics.Inc()
+			c.log.Error("decoder panicked; decoding off for this connection, relay continues",
+				zap.Any("panic", r), zap.Stack("stack"))
+		}
+	}()
+	f()
+}
+
+// handleEvent runs under c.mu, from within session calls.
+func (c *conn) handleEvent(ev *protocol.Event) {
+	if ev.Command == protocol.ComConnect {
+		if ev.ErrorCode != 0 {
+			c.srv.metrics.handshakeFailures.Inc()
+		} else {
+			c.log = c.log.With(zap.String("user", ev.User), zap.String("db", ev.Schema))
+			c.log.Debug("logged in")
+		}
+	}
+	if c.srv.sink != nil {
+		c.srv.sink.Observe(ev)
+	}
+}
+
+// closeIfIdle closes the connection if no command is in flight and reports
+// whether it is closed. A connection whose decoder is off counts as idle
+// once nothing was relayed for half a second.
+func (c *conn) closeIfIdle() bool {
+	c.mu.Lock()
+	idle := c.closing || c.upstream == nil
+	if !idle {
+		if c.decoding && !c.desynced {
+			idle = c.session.InFlight() == 0
+		} else {
+			idle = time.Since(time.Unix(0, c.lastActive.Load())) > 500*time.Millisecond
+		}
+	}
+	if idle {
+		c.closing = true
+	}
+	c.mu.Unlock()
+	if idle {
+		c.closeNow()
+	}
+	return idle
+}
+
+func (c *conn) closeNow() {
+	c.closeOnce.Do(func() {
+		c.client.Close()
+		c.mu.Lock()
+		c.closing = true
+		up := c.upstream
+		c.mu.Unlock()
+		if up != nil {
+			up.Close()
+		}
+	})
+}
+
+func closeWrite(nc net.Conn) {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
+
+func (c *conn) logEnd(first, second error) {
+	for _, err := range []error{first, second} {
+		if err == nil || isQuietClose(err) {
+			continue
+		}
+		c.log.Info("connection ended with an error", zap.Error(err))
+		return
+	}
+	c.log.Debug("closed")
+}
+
+func isQuietClose(err error) bool {
+	return errors.Is(err, errClientEOF) || errors.Is(err, errShutdown) || errors.Is(err, io.EOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}

@@ -1,0 +1,63 @@
+package proxy
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the relay's own counters. Per-statement numbers come from the
+// stats package; these describe connections and bytes.
+type Metrics struct {
+	connsOpen         prometheus.Gauge
+	connsTotal        prometheus.Counter
+	upstreamErrors    prometheus.Counter
+	handshakeFailures prometheus.Counter
+	clientBytes       prometheus.Counter // client → server
+	serverBytes       prometheus.Counter // server → client
+	decodeErrors      prometheus.Counter
+	decoderPanics     prometheus.Counter
+	acceptErrors      prometheus.Counter
+}
+
+// NewMetrics creates the relay metrics and registers them with reg (which
+// may be nil for no registration).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	bytes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "querylens_relay_bytes_total",
+		Help: "Bytes relayed, by direction (client_to_server, server_to_client).",
+	}, []string{"direction"})
+	m := &Metrics{
+		connsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "querylens_connections_open",
+			Help: "Client connections currently open.",
+		}),
+		connsTotal: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "querylens_connections_total",
+			Help: "Client connections accepted.",
+		}),
+		upstreamErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "querylens_upstream_dial_errors_total",
+			Help: "Upstream connections that could not be established; the client received an ERR packet.",
+		}),
+		handshakeFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "querylens_handshake_failures_total",
+			Help: "Logins the server refused with an ERR packet.",
+		}),
+		clientBytes: bytes.WithLabelValues("client_to_server"),
+		serverBytes: bytes.WithLabelValues("server_to_client"),
+		decodeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "querylens_decode_errors_total",
+			Help: "Connections whose traffic the decoder could not follow; they are still relayed unchanged.",
+		}),
+		decoderPanics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "querylens_decoder_panics_total",
+			Help: "Decoder panics recovered; decoding stopped for that connection, relaying went on.",
+		}),
+		acceptErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "querylens_accept_errors_total",
+			Help: "Errors returned by accept on a listener.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.connsOpen, m.connsTotal, m.upstreamErrors, m.handshakeFailures,
+			bytes, m.decodeErrors, m.decoderPanics, m.acceptErrors)
+	}
+	return m
+}
