@@ -76,3 +76,102 @@ func (c Command) String() string {
 
 // GoString helps test failure output.
 func (c Command) GoString() string { return "Command(0x" + strconv.FormatUint(uint64(c), 16) + ")" }
+
+// CapabilityFlag is a set of capability flags. Bits 0..31 are the classic
+// flags of the greeting and the HandshakeResponse41; bits 32..63 hold
+// MariaDB's extended capabilities, which a MariaDB server (≥ 10.2) sends in
+// the greeting's reserved bytes when it clears bit 0 (CLIENT_MYSQL), and a
+// client sends at payload offset 28..31 of its response.
+// https://dev.mysql.com/doc/dev/mysql-server/latest/group__group__cs__capabilities__flags.html
+// https://mariadb.com/kb/en/connection/#capabilities
+type CapabilityFlag uint64
+
+// Capability flags (mysql-server include/mysql_com.h; MariaDB
+// include/mysql_com.h and Connector/C include/mariadb_com.h).
+const (
+	CapLongPassword     CapabilityFlag = 1 << 0 // MariaDB: CLIENT_MYSQL; clear = extended caps present
+	CapFoundRows        CapabilityFlag = 1 << 1
+	CapLongFlag         CapabilityFlag = 1 << 2
+	CapConnectWithDB    CapabilityFlag = 1 << 3
+	CapNoSchema         CapabilityFlag = 1 << 4
+	CapCompress         CapabilityFlag = 1 << 5
+	CapODBC             CapabilityFlag = 1 << 6
+	CapLocalFiles       CapabilityFlag = 1 << 7
+	CapIgnoreSpace      CapabilityFlag = 1 << 8
+	CapProtocol41       CapabilityFlag = 1 << 9
+	CapInteractive      CapabilityFlag = 1 << 10
+	CapSSL              CapabilityFlag = 1 << 11
+	CapIgnoreSigpipe    CapabilityFlag = 1 << 12
+	CapTransactions     CapabilityFlag = 1 << 13
+	CapReserved         CapabilityFlag = 1 << 14
+	CapSecureConnection CapabilityFlag = 1 << 15
+	CapMultiStatements  CapabilityFlag = 1 << 16
+	CapMultiResults     CapabilityFlag = 1 << 17
+	CapPSMultiResults   CapabilityFlag = 1 << 18
+	CapPluginAuth       CapabilityFlag = 1 << 19
+	CapConnectAttrs     CapabilityFlag = 1 << 20
+	CapPluginAuthLenenc CapabilityFlag = 1 << 21 // PLUGIN_AUTH_LENENC_CLIENT_DATA
+	CapCanHandleExpired CapabilityFlag = 1 << 22
+	CapSessionTrack     CapabilityFlag = 1 << 23
+	CapDeprecateEOF     CapabilityFlag = 1 << 24
+	// CapOptionalResultsetMetadata (MySQL 8.0.3+) adds a metadata_follows byte
+	// after each column count and to PREPARE_OK.
+	CapOptionalResultsetMetadata CapabilityFlag = 1 << 25
+	CapZstdCompression           CapabilityFlag = 1 << 26 // MySQL 8.0.18+
+	CapQueryAttributes           CapabilityFlag = 1 << 27 // MySQL 8.0.23+
+	CapMultiFactorAuth           CapabilityFlag = 1 << 28 // MySQL 8.0.28+
+	// CapProgressObsolete is bit 29: MySQL's CAPABILITY_EXTENSION (reserved),
+	// MariaDB's old CLIENT_PROGRESS.
+	CapProgressObsolete     CapabilityFlag = 1 << 29
+	CapSSLVerifyServerCert  CapabilityFlag = 1 << 30
+	CapRememberOptions      CapabilityFlag = 1 << 31
+	CapMariaDBProgress      CapabilityFlag = 1 << 32 // MARIADB_CLIENT_PROGRESS
+	CapMariaDBComMulti      CapabilityFlag = 1 << 33 // MARIADB_CLIENT_COM_MULTI (removed)
+	CapMariaDBStmtBulk      CapabilityFlag = 1 << 34 // MARIADB_CLIENT_STMT_BULK_OPERATIONS
+	CapMariaDBExtMetadata   CapabilityFlag = 1 << 35 // MARIADB_CLIENT_EXTENDED_METADATA
+	CapMariaDBCacheMetadata CapabilityFlag = 1 << 36 // MARIADB_CLIENT_CACHE_METADATA (10.6+)
+	CapMariaDBBulkUnitRes   CapabilityFlag = 1 << 37 // MARIADB_CLIENT_BULK_UNIT_RESULTS (11.5+)
+)
+
+// Has reports whether all bits of f are set in c.
+func (c CapabilityFlag) Has(f CapabilityFlag) bool { return c&f == f }
+
+// StatusFlag is the server status word of OK and EOF packets.
+// https://dev.mysql.com/doc/dev/mysql-server/latest/mysql__com_8h.html (SERVER_STATUS_*)
+type StatusFlag uint16
+
+// Server status flags.
+const (
+	StatusInTrans            StatusFlag = 0x0001
+	StatusAutocommit         StatusFlag = 0x0002
+	StatusMoreResultsExist   StatusFlag = 0x0008
+	StatusNoGoodIndexUsed    StatusFlag = 0x0010
+	StatusNoIndexUsed        StatusFlag = 0x0020
+	StatusCursorExists       StatusFlag = 0x0040
+	StatusLastRowSent        StatusFlag = 0x0080
+	StatusDBDropped          StatusFlag = 0x0100
+	StatusNoBackslashEscapes StatusFlag = 0x0200
+	StatusMetadataChanged    StatusFlag = 0x0400
+	StatusQueryWasSlow       StatusFlag = 0x0800
+	StatusPSOutParams        StatusFlag = 0x1000
+	StatusInTransReadonly    StatusFlag = 0x2000
+	StatusSessionStateChange StatusFlag = 0x4000
+	StatusANSIQuotes         StatusFlag = 0x8000 // MariaDB
+)
+
+// Packet-level constants.
+const (
+	// MaxPacketPayload is the largest payload of one physical packet. A
+	// payload of exactly this size means the logical packet continues in the
+	// next physical packet (possibly an empty one).
+	MaxPacketPayload = 0xFFFFFF
+
+	// First payload bytes of generic response packets.
+	headerOK          = 0x00
+	headerLocalInfile = 0xFB
+	headerEOF         = 0xFE
+	headerErr         = 0xFF
+
+	// mariaDBProgressCode is the ERR code MariaDB uses for progress reports.
+	mariaDBProgressCode = 0xFFFF
+)

@@ -1,0 +1,329 @@
+package protocol_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/querylens/querylens/protocol"
+)
+
+// Fuzz targets. Their seeds are the captures in testdata/frames (those under
+// 256 KiB) plus hand-made packets, so every `go test` runs them once;
+// `go test -fuzz FuzzX` explores further. Crashers are committed under
+// testdata/fuzz/FuzzX.
+
+const maxSeedCapture = 256 << 10
+
+// seedCaptures returns the committed captures small enough to seed fuzzing.
+func seedCaptures(f *testing.F) []*capture {
+	paths, err := filepath.Glob(filepath.Join("testdata", "frames", "*.hex"))
+	if err != nil || len(paths) == 0 {
+		f.Fatalf("no captures: %v", err)
+	}
+	var out []*capture
+	for _, p := range paths {
+		c, err := readCapture(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if in, o := c.totals(); in+o <= maxSeedCapture {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// encodeChunks serializes chunks as fuzz input: for each chunk, u8 direction,
+// u16 length, bytes.
+func encodeChunks(chunks []chunk) []byte {
+	var b []byte
+	for _, ch := range chunks {
+		data := ch.Data
+		for len(data) > 0 {
+			n := min(len(data), 0xFFFF)
+			b = append(b, byte(ch.Dir))
+			b = binary.LittleEndian.AppendUint16(b, uint16(n))
+			b = append(b, data[:n]...)
+			data = data[n:]
+		}
+	}
+	return b
+}
+
+// feedEncoded feeds fuzz input encoded by encodeChunks (any bytes decode to
+// something) and checks the session's invariants after each chunk.
+func feedEncoded(t *testing.T, s *protocol.Session, in []byte) {
+	now := base
+	total := len(in)
+	for len(in) > 0 {
+		dir := protocol.Direction(in[0] & 1)
+		n := 0
+		if len(in) >= 3 {
+			n = int(binary.LittleEndian.Uint16(in[1:]))
+			in = in[3:]
+		} else {
+			in = in[1:]
+		}
+		n = min(n, len(in))
+		now = now.Add(time.Millisecond)
+		s.Feed(dir, in[:n], now)
+		in = in[n:]
+		checkBounded(t, s, total)
+	}
+}
+
+// checkBounded asserts that a session's retained memory stays within its
+// fixed limits plus what the input itself could make it hold.
+func checkBounded(t *testing.T, s *protocol.Session, inputLen int) {
+	const fixed = 1 << 20 // framer buffers (2 × (64 KiB + 4 KiB) at most, doubled by append), inflater buffers
+	if fp := s.Footprint(); fp > fixed+16*inputLen {
+		t.Fatalf("session retains %d bytes for %d bytes of input", fp, inputLen)
+	}
+	if s.InFlight() < 0 {
+		t.Fatalf("negative in-flight count")
+	}
+}
+
+// FuzzSession feeds arbitrary interleavings of both directions.
+func FuzzSession(f *testing.F) {
+	for _, c := range seedCaptures(f) {
+		f.Add(encodeChunks(c.Chunks))
+	}
+	// A MySQL login negotiating zstd, then one compressed command.
+	caps := mysqlCaps &^ (protocol.CapCompress | protocol.CapSSL)
+	f.Add(encodeChunks([]chunk{
+		{Dir: protocol.FromServer, Data: packet(0, greetingPayload("8.4.3", caps, "caching_sha2_password"))},
+		{Dir: protocol.FromClient, Data: packet(1, append(responsePayload(caps, "app", "", "caching_sha2_password"), 3))},
+		{Dir: protocol.FromServer, Data: packet(2, okPayload(0, 0, 0, 2, 0))},
+		{Dir: protocol.FromClient, Data: zstdFrame(f, 0, packet(0, []byte("\x03\x00\x01SELECT 1")))},
+		{Dir: protocol.FromServer, Data: zstdFrame(f, 0, cat(packet(1, []byte{1}), packet(2, colDef("1")),
+			packet(3, []byte{1, '1'}), packet(4, okPayload(0xFE, 0, 0, 2, 0))))},
+	}))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var evs int
+		s := protocol.NewSession(protocol.SessionConfig{MaxSQLBytes: 1 << 10, Handler: func(e *protocol.Event) {
+			evs++
+			if e == nil || len(e.SQL) > 1<<10 {
+				t.Fatalf("bad event %+v", e)
+			}
+		}})
+		feedEncoded(t, s, in)
+		s.Close(base.Add(time.Hour))
+		if s.InFlight() != 0 {
+			t.Fatalf("in flight after Close: %d", s.InFlight())
+		}
+		s.Feed(protocol.FromClient, in, base)
+		s.Feed(protocol.FromServer, in, base)
+	})
+}
+
+// FuzzHandshake fuzzes the connection phase: a greeting, a client response
+// and a server reply, each framed as a packet, then optional further bytes.
+func FuzzHandshake(f *testing.F) {
+	for _, c := range seedCaptures(f) {
+		var parts [][]byte
+		for _, ch := range c.Chunks {
+			if len(parts) == 3 {
+				break
+			}
+			if len(ch.Data) > 4 {
+				parts = append(parts, ch.Data[4:]) // strip the (first) header
+			}
+		}
+		if len(parts) == 3 {
+			f.Add(parts[0], parts[1], parts[2], []byte{})
+		}
+	}
+	f.Add(greetingPayload("8.4.3", mysqlCaps, "caching_sha2_password"),
+		responsePayload(mysqlCaps, "app", "db", "caching_sha2_password"), []byte{1, 4}, packet(3, []byte{2}))
+	f.Add(greetingPayload("8.4.3", mysqlCaps, ""), responsePayload(mysqlCaps, "", "", "")[:32], []byte{}, []byte{0x16, 3, 1})
+	f.Add(greetingPayload("5.5.5-10.11.9-MariaDB", mariaDBCaps, "mysql_native_password"),
+		responsePayload(mariaDBCaps, "app", "db", "mysql_native_password"),
+		append([]byte{0xFE}, "client_ed25519\x00nonce"...), packet(3, bytes.Repeat([]byte{7}, 64)))
+	f.Fuzz(func(t *testing.T, greeting, response, reply, rest []byte) {
+		s := protocol.NewSession(protocol.SessionConfig{Handler: func(*protocol.Event) {}})
+		s.Feed(protocol.FromServer, packet(0, greeting), base)
+		s.Feed(protocol.FromClient, packet(1, response), base)
+		s.Feed(protocol.FromServer, packet(2, reply), base)
+		s.Feed(protocol.FromClient, rest, base)
+		s.Feed(protocol.FromServer, rest, base)
+		checkBounded(t, s, len(greeting)+len(response)+len(reply)+len(rest))
+		info := s.Info()
+		if len(info.Attrs) > 32 || len(info.AuthPlugin) > 64 {
+			t.Fatalf("unbounded connection info: %d attrs, plugin %d bytes", len(info.Attrs), len(info.AuthPlugin))
+		}
+		s.Close(base)
+	})
+}
+
+// FuzzResponses fuzzes the server's answer to each kind of command, after a
+// MariaDB or MySQL login (with or without DEPRECATE_EOF).
+func FuzzResponses(f *testing.F) {
+	rs := cat(packet(1, []byte{1}), packet(2, colDef("a")), packet(3, []byte{1, 'x'}), packet(4, okPayload(0xFE, 0, 0, 2, 0)))
+	f.Add(uint8(0), []byte("SELECT 1"), rs)
+	f.Add(uint8(1), []byte("SELECT 1"), cat(packet(1, []byte{1}), packet(2, colDef("a")), packet(3, eofPayload(0, 2)),
+		packet(4, []byte{1, 'x'}), packet(5, eofPayload(0, 2))))
+	f.Add(uint8(0), []byte("LOAD DATA"), cat(packet(1, []byte("\xFBf")), packet(4, okPayload(0, 3, 0, 2, 0))))
+	f.Add(uint8(0x16<<2), []byte("SELECT ?"), cat(packet(1, prepareOK(1, 1, 1)), packet(2, colDef("?")), packet(3, colDef("a"))))
+	f.Add(uint8(0x17<<2), []byte{1, 0, 0, 0, 1, 1, 0, 0, 0}, cat(packet(1, []byte{1, 0}), packet(2, okPayload(0xFE, 0, 0, 0x42, 0))))
+	f.Add(uint8(0x1C<<2), []byte{1, 0, 0, 0, 2, 0, 0, 0}, cat(packet(1, []byte{0, 0, 1}), packet(2, okPayload(0xFE, 0, 0, 0x82, 0))))
+	f.Add(uint8(0x11<<2), []byte("bob\x00\x00db\x00"), cat(packet(1, append([]byte{0xFE}, "mysql_native_password\x00"...)), packet(3, okPayload(0, 0, 0, 2, 0))))
+	f.Add(uint8(0x09<<2), []byte{}, packet(1, []byte("Uptime: 1")))
+	f.Add(uint8(0x04<<2), []byte("t\x00"), cat(packet(1, colDef("a")), packet(2, eofPayload(0, 2))))
+	f.Add(uint8(0x12<<2), []byte{4, 0, 0, 0}, packet(1, []byte{0, 1, 2}))
+	f.Add(uint8(2), []byte{0, 1, 'S'}, cat(packet(1, []byte{1, 0}), packet(2, []byte{1, 'x'}), packet(3, okPayload(0xFE, 0, 0, 2, 0))))
+	f.Fuzz(func(t *testing.T, mode uint8, request, response []byte) {
+		var s *protocol.Session
+		switch mode & 3 {
+		case 0, 3:
+			s = loggedIn(t)
+		case 1:
+			caps := mariaDBCaps &^ (protocol.CapDeprecateEOF | protocol.CapMariaDBCacheMetadata)
+			s = protocol.NewSession(protocol.SessionConfig{Handler: func(*protocol.Event) {}})
+			s.Feed(protocol.FromServer, packet(0, greetingPayload("5.5.5-10.11.9-MariaDB", caps, "mysql_native_password")), base)
+			s.Feed(protocol.FromClient, packet(1, responsePayload(caps, "app", "shop", "mysql_native_password")), base)
+			s.Feed(protocol.FromServer, packet(2, okPayload(0, 0, 0, 2, 0)), base)
+		case 2:
+			caps := mysqlCaps &^ (protocol.CapCompress | protocol.CapZstdCompression | protocol.CapSSL)
+			s = protocol.NewSession(protocol.SessionConfig{Handler: func(*protocol.Event) {}})
+			s.Feed(protocol.FromServer, packet(0, greetingPayload("8.4.3", caps, "caching_sha2_password")), base)
+			s.Feed(protocol.FromClient, packet(1, responsePayload(caps, "app", "shop", "caching_sha2_password")), base)
+			s.Feed(protocol.FromServer, packet(2, okPayload(0, 0, 0, 2, 0)), base)
+		}
+		cmd := mode >> 2
+		if cmd == 0 {
+			cmd = byte(protocol.ComQuery)
+		}
+		s.Feed(protocol.FromClient, packet(0, append([]byte{cmd}, request...)), base)
+		// Split the response in two, so a chunk boundary moves around too.
+		cut := 0
+		if len(response) > 0 {
+			cut = int(response[0]) % (len(response) + 1)
+		}
+		s.Feed(protocol.FromServer, response[:cut], base)
+		s.Feed(protocol.FromServer, response[cut:], base)
+		checkBounded(t, s, len(request)+len(response))
+		s.Close(base)
+	})
+}
+
+// FuzzFraming checks the streaming framer against a whole-buffer reference:
+// the same packets (sequence id, length, wire size, payload prefix) whatever
+// the chunking, and a bounded buffer.
+func FuzzFraming(f *testing.F) {
+	for _, c := range seedCaptures(f) {
+		var client []byte
+		for _, ch := range c.Chunks {
+			if ch.Dir == protocol.FromClient {
+				client = append(client, ch.Data...)
+			}
+		}
+		f.Add(client, uint16(100), uint64(1))
+	}
+	f.Add(cat(packet(0, nil), packet(1, []byte("abc")), packet(7, bytes.Repeat([]byte{1}, 300))), uint16(10), uint64(3))
+	f.Add([]byte{0xFF, 0xFF, 0xFF, 0, 1, 2}, uint16(0), uint64(0))
+	f.Fuzz(func(t *testing.T, stream []byte, limit uint16, seed uint64) {
+		type pkt struct {
+			seq     byte
+			length  int
+			wire    int
+			payload string // prefix of at most limit bytes
+		}
+		lim := int(limit)
+		// Reference: frame the whole stream at once.
+		var want []pkt
+		for rest := stream; ; {
+			var p pkt
+			var body []byte
+			complete := false
+			r := rest
+			first := true
+			for len(r) >= 4 {
+				n := int(r[0]) | int(r[1])<<8 | int(r[2])<<16
+				if first {
+					p.seq = r[3]
+					first = false
+				}
+				if len(r) < 4+n {
+					break
+				}
+				body = append(body, r[4:4+n]...)
+				p.wire += 4 + n
+				r = r[4+n:]
+				if n < protocol.MaxPacketPayload {
+					complete = true
+					break
+				}
+			}
+			if !complete {
+				break
+			}
+			p.length = len(body)
+			p.payload = string(body[:min(lim, len(body))])
+			want = append(want, p)
+			rest = r
+		}
+		// Streaming, in chunks sized by seed.
+		fr := protocol.NewTestFramer(lim)
+		var got []pkt
+		data := stream
+		for len(data) > 0 {
+			n := 1 + int(seed%17)
+			seed = seed*6364136223846793005 + 1442695040888963407
+			chunk := data[:min(n, len(data))]
+			data = data[len(chunk):]
+			for len(chunk) > 0 {
+				c, done := fr.Advance(chunk)
+				if c == 0 && !done {
+					t.Fatal("no progress")
+				}
+				chunk = chunk[c:]
+				if !done {
+					continue
+				}
+				seq, length, payload, wire := fr.Packet()
+				if len(payload) > length || len(payload) < min(lim, length) {
+					t.Fatalf("payload prefix of %d bytes for a %d-byte packet with limit %d", len(payload), length, lim)
+				}
+				got = append(got, pkt{seq: seq, length: length, wire: wire, payload: string(payload[:min(lim, len(payload))])})
+			}
+			if fr.BufCap() > 2*lim+64 {
+				t.Fatalf("buffer capacity %d for limit %d", fr.BufCap(), lim)
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %d packets, want %d", len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("packet %d: got %+v, want %+v", i, got[i], want[i])
+			}
+		}
+	})
+}
+
+// BenchmarkFraming frames a stream of 1,000 small packets fed in 16 KiB
+// chunks (so some packets straddle chunk boundaries and are copied).
+func BenchmarkFraming(b *testing.B) {
+	var stream []byte
+	for i := range 1000 {
+		stream = append(stream, packet(byte(i), bytes.Repeat([]byte{'r'}, 20+i%200))...)
+	}
+	fr := protocol.NewTestFramer(4 << 10)
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	for b.Loop() {
+		data := stream
+		for len(data) > 0 {
+			chunk := data[:min(16<<10, len(data))]
+			data = data[len(chunk):]
+			for len(chunk) > 0 {
+				c, _ := fr.Advance(chunk)
+				chunk = chunk[c:]
+			}
+		}
+	}
+}
