@@ -1,0 +1,265 @@
+package stats
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/querylens/querylens/fingerprint"
+	"github.com/querylens/querylens/protocol"
+)
+
+// aggKey is what statements are aggregated by: the server's own choice for
+// its digest table (fingerprint-rules.md, "Keying and length").
+type aggKey struct {
+	digest fingerprint.Digest
+	schema string
+}
+
+// statementCommands are the commands that carry a statement in Event.SQL and
+// are aggregated per fingerprint. Event.SQL of ComInitDB holds a schema name,
+// not a statement, so it is not among them.
+var statementCommands = [...]protocol.Command{
+	protocol.ComQuery,
+	protocol.ComStmtPrepare,
+	protocol.ComStmtExecute,
+	protocol.ComStmtBulkExecute,
+}
+
+// statementSlot returns the index of c in statementCommands, or -1.
+func statementSlot(c protocol.Command) int {
+	for i, s := range statementCommands {
+		if s == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// aggregate is the writer goroutine's mutable state for one key. Nothing but
+// the writer touches it; published holds its last immutable copy.
+type aggregate struct {
+	digest     string // Digest.String(), or OverflowDigest
+	schema     string
+	text       string
+	truncated  bool
+	info       fingerprint.Info
+	isOverflow bool
+
+	count        uint64
+	commands     [len(statementCommands)]uint64
+	errors       uint64
+	errCodes     map[uint16]uint64
+	errOther     uint64
+	incomplete   uint64
+	rowsSent     uint64
+	rowsAffected uint64
+	warnings     uint64
+	bytesIn      uint64
+	bytesOut     uint64
+	latency      Histogram
+	ttfb         Histogram
+	firstSeen    time.Time
+	lastSeen     time.Time
+	users        boundedSet
+	schemas      boundedSet // overflow entry only
+	tags         []fingerprint.Tag
+
+	rawSample        string
+	rawSampleLatency time.Duration
+
+	dirty     bool
+	published *DigestStats
+}
+
+func newOverflowAggregate() *aggregate {
+	return &aggregate{
+		digest: OverflowDigest, text: OverflowFingerprint, isOverflow: true,
+		users: boundedSet{limit: MaxUsers}, schemas: boundedSet{limit: MaxUsers},
+		dirty: true,
+	}
+}
+
+// record adds one statement event. at is the event's time (Sent, or now
+// when unknown).
+func (a *aggregate) record(ev *protocol.Event, tags []fingerprint.Tag, at time.Time, logLiterals bool) {
+	a.dirty = true
+	a.count++
+	if i := statementSlot(ev.Command); i >= 0 {
+		a.commands[i]++
+	}
+	if ev.ErrorCode != 0 {
+		a.errors++
+		switch {
+		case a.errCodes[ev.ErrorCode] > 0 || len(a.errCodes) < MaxErrorCodes:
+			if a.errCodes == nil {
+				a.errCodes = make(map[uint16]uint64)
+			}
+			a.errCodes[ev.ErrorCode]++
+		default:
+			a.errOther++
+		}
+	}
+	a.rowsSent += ev.RowsSent
+	a.rowsAffected += ev.RowsAffected
+	a.warnings += ev.Warnings
+	a.bytesIn += ev.BytesIn
+	a.bytesOut += ev.BytesOut
+
+	var latency time.Duration
+	if ev.Incomplete {
+		a.incomplete++
+	} else {
+		if !ev.Sent.IsZero() && !ev.End.IsZero() {
+			latency = ev.Latency()
+			a.latency.Record(latency)
+		}
+		if !ev.Sent.IsZero() && !ev.FirstResponse.IsZero() {
+			a.ttfb.Record(ev.TimeToFirstByte())
+		}
+	}
+
+	if a.firstSeen.IsZero() || at.Before(a.firstSeen) {
+		a.firstSeen = at
+	}
+	if at.After(a.lastSeen) {
+		a.lastSeen = at
+	}
+	a.users.add(ev.User)
+	if a.isOverflow {
+		a.schemas.add(ev.Schema)
+	}
+	for _, t := range tags {
+		a.addTag(t)
+	}
+	if logLiterals && ev.SQL != "" && (a.rawSample == "" || latency > a.rawSampleLatency) {
+		a.rawSample, a.rawSampleLatency = cutUTF8(ev.SQL, MaxRawSample), latency
+	}
+}
+
+// traceTags are sqlcommenter keys whose values are unique per request; they
+// would only fill the bounded tag set with noise.
+func isTraceTag(key string) bool { return key == "traceparent" || key == "tracestate" }
+
+func (a *aggregate) addTag(t fingerprint.Tag) {
+	if isTraceTag(t.Key) || len(a.tags) >= MaxTags {
+		return
+	}
+	for _, have := range a.tags {
+		if have == t {
+			return
+		}
+	}
+	a.tags = append(a.tags, fingerprint.Tag{Key: strings.Clone(t.Key), Value: strings.Clone(t.Value)})
+}
+
+// snapshot returns the immutable view of a, building a new one only when a
+// changed since the last call. Unchanged aggregates are shared between
+// consecutive snapshots, which keeps publishing cheap when few keys change.
+func (a *aggregate) snapshot() *DigestStats {
+	if !a.dirty && a.published != nil {
+		return a.published
+	}
+	d := &DigestStats{
+		Digest:               a.digest,
+		Schema:               a.schema,
+		Fingerprint:          a.text,
+		FingerprintTruncated: a.truncated,
+		Kind:                 a.info.Kind,
+		Tables:               slices.Clone(a.info.Tables),
+		ParseError:           a.info.ParseError,
+		Count:                a.count,
+		Commands:             make(map[string]uint64, 1),
+		Errors:               a.errors,
+		ErrorsOtherCodes:     a.errOther,
+		Incomplete:           a.incomplete,
+		RowsSent:             a.rowsSent,
+		RowsAffected:         a.rowsAffected,
+		Warnings:             a.warnings,
+		BytesIn:              a.bytesIn,
+		BytesOut:             a.bytesOut,
+		Latency:              a.latency.Summary(),
+		TTFB:                 a.ttfb.Summary(),
+		LatencyHistogram:     a.latency.Clone(),
+		TTFBHistogram:        a.ttfb.Clone(),
+		FirstSeen:            a.firstSeen,
+		LastSeen:             a.lastSeen,
+		Users:                a.users.sorted(),
+		UsersTruncated:       a.users.truncated,
+		SampleRaw:            a.rawSample,
+	}
+	if d.Tables == nil {
+		d.Tables = []string{}
+	}
+	for i, n := range a.commands {
+		if n != 0 {
+			d.Commands[statementCommands[i].String()] = n
+		}
+	}
+	if len(a.errCodes) > 0 {
+		d.ErrorsByCode = maps.Clone(a.errCodes)
+	}
+	if a.isOverflow {
+		d.Schemas, d.SchemasTruncated = a.schemas.sorted(), a.schemas.truncated
+	}
+	if len(a.tags) > 0 {
+		d.Tags = make([]string, len(a.tags))
+		for i, t := range a.tags {
+			d.Tags[i] = t.Key + "=" + t.Value
+		}
+		slices.Sort(d.Tags)
+	}
+	a.published, a.dirty = d, false
+	return d
+}
+
+// boundedSet is a small set of strings that stops growing at limit and
+// remembers that it did.
+type boundedSet struct {
+	items     []string
+	limit     int
+	truncated bool
+}
+
+func (s *boundedSet) add(v string) {
+	for _, have := range s.items {
+		if have == v {
+			return
+		}
+	}
+	if len(s.items) >= s.limit {
+		s.truncated = true
+		return
+	}
+	// Clone so that the set does not keep the event's memory alive.
+	s.items = append(s.items, strings.Clone(v))
+}
+
+func (s *boundedSet) sorted() []string {
+	out := slices.Clone(s.items)
+	if out == nil {
+		out = []string{}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// cutUTF8 returns a copy of at most n bytes of s, cut at a rune boundary
+// when s is valid UTF-8 there.
+func cutUTF8(s string, n int) string {
+	if len(s) > n {
+		cut := n
+		// s[cut] is the first byte dropped; a continuation byte means its rune
+		// started before cut.
+		for i := 0; i < utf8.UTFMax-1 && cut > 0 && !utf8.RuneStart(s[cut]); i++ {
+			cut--
+		}
+		if !utf8.RuneStart(s[cut]) {
+			cut = n // not UTF-8 here: cut at n
+		}
+		s = s[:cut]
+	}
+	return strings.Clone(s)
+}

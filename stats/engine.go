@@ -1,0 +1,392 @@
+package stats
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/querylens/querylens/fingerprint"
+	"github.com/querylens/querylens/protocol"
+)
+
+// ErrStopped is returned by Flush once Run has returned.
+var ErrStopped = errors.New("stats: engine stopped")
+
+// drainBatch is how many queued events the writer applies between two looks
+// at its other channels.
+const drainBatch = 256
+
+// dropLogInterval rate-limits the warning about dropped events.
+const dropLogInterval = 10 * time.Second
+
+// Engine aggregates events per (digest, schema). Observe, Flush, Snapshot
+// and Reset are safe for concurrent use; Run is the single writer goroutine
+// that owns all mutable state and publishes immutable Snapshots.
+type Engine struct {
+	cfg Config
+	log *zap.Logger
+
+	events  chan *protocol.Event
+	flushes chan chan struct{}
+	stopped chan struct{} // closed when Run returns
+
+	dropped  atomic.Uint64
+	resetGen atomic.Uint64
+	running  atomic.Bool
+	snap     atomic.Pointer[Snapshot]
+
+	w *writer // owned by the Run goroutine (by New before it starts)
+}
+
+// New returns an Engine with cfg's zero fields set to their defaults. It
+// publishes an empty snapshot, so Snapshot never returns nil; aggregation
+// starts when Run does. A nil log discards logs.
+func New(cfg Config, log *zap.Logger) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = zap.NewNop()
+	}
+	e := &Engine{
+		cfg:     cfg,
+		log:     log,
+		events:  make(chan *protocol.Event, cfg.QueueSize),
+		flushes: make(chan chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	e.w = newWriter(cfg, log)
+	e.publish()
+	return e, nil
+}
+
+// Observe queues ev for the writer and returns at once. It never blocks:
+// when the queue is full the event is dropped and counted
+// (Snapshot.DroppedEvents, querylens_events_dropped_total). The engine takes
+// ownership of ev; the caller must not modify it afterwards. Observe is safe
+// to call from any goroutine, before, during and after Run.
+func (e *Engine) Observe(ev *protocol.Event) {
+	if ev == nil {
+		return
+	}
+	select {
+	case e.events <- ev:
+	default:
+		e.dropped.Add(1)
+	}
+}
+
+// Dropped returns the number of events Observe dropped so far.
+func (e *Engine) Dropped() uint64 { return e.dropped.Load() }
+
+// Snapshot returns the latest published snapshot. It is never nil and must
+// not be modified.
+func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
+
+// Reset discards all per-digest aggregates; engine-wide counters (commands,
+// events, drops, overflow) keep counting. It returns at once: the writer
+// applies it before the next event it takes from the queue, so events still
+// queued when Reset is called may count in the new aggregates. Call Flush to
+// wait until a snapshot reflects it.
+func (e *Engine) Reset() { e.resetGen.Add(1) }
+
+// Flush returns once every event Observed before the call has been applied
+// and a snapshot including them has been published. It returns ctx.Err()
+// if ctx ends first (for example because Run has not started), and
+// ErrStopped once Run has returned.
+func (e *Engine) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case e.flushes <- done:
+	case <-e.stopped:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run is the writer: it applies queued events, publishes a snapshot every
+// PublishInterval when something changed, and answers Flush. When ctx is
+// done it applies the events queued at that moment, publishes a final
+// snapshot and returns. Run must be called once.
+func (e *Engine) Run(ctx context.Context) {
+	if !e.running.CompareAndSwap(false, true) {
+		panic("stats: Engine.Run called twice")
+	}
+	defer close(e.stopped)
+	t := time.NewTicker(e.cfg.PublishInterval)
+	defer t.Stop()
+	for {
+		select {
+		case ev := <-e.events:
+			e.apply(ev)
+			e.drain(drainBatch - 1)
+		case req := <-e.flushes:
+			e.flush(req)
+		case <-t.C:
+			e.checkReset()
+			if e.w.dirty {
+				e.publish()
+			}
+		case <-ctx.Done():
+			e.flush(nil)
+			return
+		}
+	}
+}
+
+// drain applies up to n queued events without waiting for more.
+func (e *Engine) drain(n int) {
+	for range n {
+		select {
+		case ev := <-e.events:
+			e.apply(ev)
+		default:
+			return
+		}
+	}
+}
+
+// flush answers first (when not nil) and every other flush request already
+// waiting: it applies the events queued when it starts, which include all
+// events Observed before those Flush calls, then publishes.
+func (e *Engine) flush(first chan struct{}) {
+	var reqs []chan struct{}
+	if first != nil {
+		reqs = append(reqs, first)
+	}
+	for more := true; more; {
+		select {
+		case r := <-e.flushes:
+			reqs = append(reqs, r)
+		default:
+			more = false
+		}
+	}
+	e.checkReset()
+	for range len(e.events) {
+		e.apply(<-e.events)
+	}
+	e.publish()
+	for _, r := range reqs {
+		close(r)
+	}
+}
+
+// apply hands one event to the writer, first applying a pending Reset. A
+// panic while handling one event (a bug, say in fingerprinting an odd
+// statement) skips that event and is counted: it must not take the writer,
+// and with it the process and the relay, down.
+func (e *Engine) apply(ev *protocol.Event) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.w.panics++
+			if n := e.w.panics; n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th, ...
+				e.log.Error("stats: event handling panicked; event skipped",
+					zap.Stringer("command", ev.Command), zap.Uint64("panics", n),
+					zap.Any("panic", r), zap.Stack("stack"))
+			}
+		}
+	}()
+	e.checkReset()
+	e.w.apply(ev)
+}
+
+func (e *Engine) checkReset() {
+	if g := e.resetGen.Load(); g != e.w.resetSeen {
+		e.w.resetSeen = g
+		e.w.reset()
+	}
+}
+
+// publish builds a snapshot from the writer's state and makes it current.
+func (e *Engine) publish() {
+	dropped := e.dropped.Load()
+	e.w.logDrops(dropped)
+	e.snap.Store(e.w.snapshot(dropped))
+}
+
+// writer is the state the Run goroutine owns.
+type writer struct {
+	cfg Config
+	log *zap.Logger
+	fp  *fingerprint.Fingerprinter
+
+	aggs     map[aggKey]*aggregate
+	overflow *aggregate
+	infos    map[fingerprint.Digest]fingerprint.Info // Describe results, by digest
+	since    time.Time
+
+	commands       [256]uint64
+	commandErrors  [256]uint64
+	events         uint64
+	overflowEvents uint64
+	overflowLogged bool
+	panics         uint64
+
+	seq        uint64
+	dirty      bool
+	resetSeen  uint64
+	dropLogged uint64
+	dropLogAt  time.Time
+}
+
+func newWriter(cfg Config, log *zap.Logger) *writer {
+	w := &writer{
+		cfg:   cfg,
+		log:   log,
+		fp:    fingerprint.New(cfg.Fingerprint),
+		dirty: true,
+	}
+	w.reset()
+	return w
+}
+
+// reset drops all per-digest state (the Describe cache with it, so that
+// it stays bounded by MaxDigests).
+func (w *writer) reset() {
+	w.aggs = make(map[aggKey]*aggregate)
+	w.overflow = newOverflowAggregate()
+	w.infos = make(map[fingerprint.Digest]fingerprint.Info)
+	w.since = w.cfg.Now()
+	w.overflowLogged = false
+	w.dirty = true
+}
+
+// carriesStatement reports whether ev is aggregated per fingerprint.
+func carriesStatement(ev *protocol.Event) bool {
+	return ev.SQL != "" && statementSlot(ev.Command) >= 0
+}
+
+func (w *writer) apply(ev *protocol.Event) {
+	w.dirty = true
+	w.events++
+	w.commands[ev.Command]++
+	if ev.ErrorCode != 0 {
+		w.commandErrors[ev.Command]++
+	}
+	if !carriesStatement(ev) {
+		return
+	}
+	fp := w.fp.Fingerprint(ev.SQL)
+	k := aggKey{digest: fp.Digest, schema: ev.Schema}
+	a := w.aggs[k]
+	if a == nil {
+		if len(w.aggs) >= w.cfg.MaxDigests {
+			a = w.overflow
+			w.overflowEvents++
+			if !w.overflowLogged {
+				w.overflowLogged = true
+				w.log.Warn("digest limit reached; statements of new digests are folded into the overflow entry",
+					zap.Int("max_digests", w.cfg.MaxDigests))
+			}
+		} else {
+			a = w.newAggregate(k, fp, ev.SQL)
+			w.aggs[k] = a
+		}
+	}
+	at := ev.Sent
+	if at.IsZero() {
+		at = w.cfg.Now()
+	}
+	a.record(ev, fp.Tags, at, w.cfg.LogLiterals)
+}
+
+func (w *writer) newAggregate(k aggKey, fp fingerprint.Fingerprint, sql string) *aggregate {
+	k.schema = strings.Clone(k.schema)
+	info, ok := w.infos[k.digest]
+	if !ok {
+		info = w.describe(k.digest, sql)
+		w.infos[k.digest] = info
+	}
+	return &aggregate{
+		digest:    k.digest.String(),
+		schema:    k.schema,
+		text:      fp.Text,
+		truncated: fp.Truncated,
+		info:      info,
+		users:     boundedSet{limit: MaxUsers},
+		dirty:     true,
+	}
+}
+
+// describe runs the slow parser once per new digest. A panic in it must not
+// take the writer (and with it all statistics) down.
+func (w *writer) describe(d fingerprint.Digest, sql string) (info fingerprint.Info) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error("fingerprint.Describe panicked", zap.Stringer("digest", d), zap.Any("panic", r))
+			info = fingerprint.Info{ParseError: true}
+		}
+	}()
+	info = fingerprint.Describe(sql)
+	if info.ParseError {
+		if c := w.log.Check(zap.DebugLevel, "statement not understood by the parser"); c != nil {
+			c.Write(zap.Stringer("digest", d))
+		}
+	}
+	return info
+}
+
+// snapshot builds an immutable Snapshot of the current state.
+func (w *writer) snapshot(dropped uint64) *Snapshot {
+	w.seq++
+	s := &Snapshot{
+		Version:        SnapshotVersion,
+		Seq:            w.seq,
+		Taken:          w.cfg.Now(),
+		Since:          w.since,
+		Digests:        make([]*DigestStats, 0, len(w.aggs)),
+		Overflow:       w.overflow.snapshot(),
+		MaxDigests:     w.cfg.MaxDigests,
+		Commands:       commandCounts(&w.commands),
+		CommandErrors:  commandCounts(&w.commandErrors),
+		Events:         w.events,
+		DroppedEvents:  dropped,
+		OverflowEvents: w.overflowEvents,
+		Panics:         w.panics,
+	}
+	for _, a := range w.aggs {
+		s.Digests = append(s.Digests, a.snapshot())
+	}
+	slices.SortFunc(s.Digests, compareByTotalTime)
+	w.dirty = false
+	return s
+}
+
+func commandCounts(c *[256]uint64) map[string]uint64 {
+	m := make(map[string]uint64)
+	for b, n := range c {
+		if n != 0 {
+			m[protocol.Command(b).String()] += n
+		}
+	}
+	return m
+}
+
+// logDrops warns, at most every dropLogInterval, when events were dropped.
+func (w *writer) logDrops(dropped uint64) {
+	if dropped == w.dropLogged {
+		return
+	}
+	now := w.cfg.Now()
+	if !w.dropLogAt.IsZero() && now.Sub(w.dropLogAt) < dropLogInterval {
+		return
+	}
+	w.log.Warn("stats queue full; events dropped",
+		zap.Uint64("dropped", dropped-w.dropLogged), zap.Uint64("dropped_total", dropped),
+		zap.Int("queue_size", w.cfg.QueueSize))
+	w.dropLogged, w.dropLogAt = dropped, now
+}

@@ -1,0 +1,144 @@
+package stats
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/querylens/querylens/protocol"
+)
+
+// benchEvents returns n completed COM_QUERY events of shapes statement
+// shapes, each with its own literal values.
+func benchEvents(n, shapes int) []*protocol.Event {
+	t0 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	events := make([]*protocol.Event, n)
+	for i := range events {
+		sql := "SELECT id, name, email FROM users_" + strconv.Itoa(i%shapes) +
+			" WHERE id = " + strconv.Itoa(i) + " AND state = 'active" + strconv.Itoa(i) + "' LIMIT 10"
+		sent := t0.Add(time.Duration(i) * time.Millisecond)
+		events[i] = &protocol.Event{
+			Command: protocol.ComQuery, SQL: sql, User: "app", Schema: "shop",
+			Sent: sent, Start: sent, FirstResponse: sent.Add(300 * time.Microsecond),
+			End: sent.Add(time.Duration(400+i%5000) * time.Microsecond), RowsSent: 1,
+			BytesIn: uint64(len(sql) + 5), BytesOut: 120,
+		}
+	}
+	return events
+}
+
+// BenchmarkObserve measures the caller's side of Observe, which a proxy
+// pump pays per event: "enqueue" when the queue has room (a channel send),
+// "full" when it has none (an atomic add).
+func BenchmarkObserve(b *testing.B) {
+	ev := benchEvents(1, 1)[0]
+	b.Run("enqueue", func(b *testing.B) {
+		e, err := New(Config{}, zap.NewNop())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if len(e.events) == cap(e.events) {
+				b.StopTimer()
+				for range len(e.events) {
+					<-e.events
+				}
+				b.StartTimer()
+			}
+			e.Observe(ev)
+		}
+		if e.Dropped() != 0 {
+			b.Fatalf("%d events dropped", e.Dropped())
+		}
+	})
+	b.Run("full", func(b *testing.B) {
+		e, err := New(Config{QueueSize: 1}, zap.NewNop())
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.Observe(ev)
+		b.ReportAllocs()
+		for b.Loop() {
+			e.Observe(ev)
+		}
+	})
+}
+
+// BenchmarkApply measures the writer's cost per event in steady state:
+// fingerprinting, the map lookup and the aggregate update.
+func BenchmarkApply(b *testing.B) {
+	cfg := DefaultConfig()
+	w := newWriter(cfg, zap.NewNop())
+	events := benchEvents(4096, 50)
+	for _, ev := range events {
+		w.apply(ev) // warm up: every key exists, histograms have grown
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		w.apply(events[i&(len(events)-1)])
+		i++
+	}
+}
+
+// BenchmarkPublish measures one publication with MaxDigests keys of which
+// 100 changed since the previous one.
+func BenchmarkPublish(b *testing.B) {
+	cfg := DefaultConfig()
+	w := newWriter(cfg, zap.NewNop())
+	for _, ev := range benchEvents(cfg.MaxDigests, cfg.MaxDigests) {
+		w.apply(ev)
+	}
+	changed := benchEvents(100, 100)
+	w.snapshot(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, ev := range changed {
+			w.apply(ev)
+		}
+		w.snapshot(0)
+	}
+}
+
+// TestApplyAllocations guards the writer's per-event budget: the
+// fingerprint's text is the only allocation for a statement of a known key.
+func TestApplyAllocations(t *testing.T) {
+	w := newWriter(DefaultConfig(), zap.NewNop())
+	events := benchEvents(256, 4)
+	for _, ev := range events {
+		w.apply(ev)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		w.apply(events[i%len(events)])
+		i++
+	})
+	if allocs > 1 {
+		t.Errorf("apply allocates %v times per event, want at most 1 (the fingerprint text)", allocs)
+	}
+}
+
+// TestApplyRecoversPanic checks that a panic while handling one event skips
+// that event, is counted, and leaves the writer working.
+func TestApplyRecoversPanic(t *testing.T) {
+	e, err := New(Config{}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := benchEvents(2, 2)
+	e.w.aggs = nil // a write to a nil map panics: stands in for a bug
+	e.apply(events[0])
+	if e.w.panics != 1 {
+		t.Fatalf("panics = %d, want 1", e.w.panics)
+	}
+	e.w.aggs = map[aggKey]*aggregate{}
+	e.apply(events[1])
+	e.publish()
+	s := e.Snapshot()
+	if s.Panics != 1 || len(s.Digests) != 1 || s.Events != 2 {
+		t.Errorf("after a panic: panics %d, digests %d, events %d; want 1, 1, 2", s.Panics, len(s.Digests), s.Events)
+	}
+}
