@@ -29,7 +29,7 @@ func benchGreeting() []byte {
 	p = binary.LittleEndian.AppendUint32(p, 7)
 	p = append(p, "abcdefgh"...)
 	p = append(p, 0)
-	p = binary.LittleEndian.AppendUint16(p, uint16(benchCaps))
+	p = binary.LittleEndian.AppendUint16(p, uint16(benchCaps&0xffff))
 	p = append(p, 255)
 	p = binary.LittleEndian.AppendUint16(p, 2)
 	p = binary.LittleEndian.AppendUint16(p, uint16(benchCaps>>16))

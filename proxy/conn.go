@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -16,10 +17,16 @@ import (
 	"github.com/querylens/querylens/protocol"
 )
 
-// ER_CONN_HOST_ERROR-like code sent when the upstream cannot be reached.
-// 2003 is what clients themselves report for "Can't connect to MySQL server",
-// so tools and drivers already treat it as a connectivity failure.
-const errCodeUpstreamUnreachable = 2003
+// The error a client receives when the upstream cannot be reached:
+// ER_UNKNOWN_ERROR with SQLSTATE 08001 ("client unable to establish
+// connection"), the class connection pools and JDBC map to a connect
+// failure. A code in the client range (2003 "Can't connect to MySQL server")
+// would read better, but libmariadb rejects server-sent 2xxx codes as a
+// malformed packet.
+const (
+	errCodeUpstreamUnreachable  = 1105
+	sqlStateUpstreamUnreachable = "08001"
+)
 
 const minBufferSize = 4 << 10
 
@@ -124,17 +131,36 @@ func (c *conn) dial() (net.Conn, error) {
 	return c.srv.dialer.DialContext(ctx, network, address)
 }
 
-// refuse answers the client's connection with an ERR packet in place of the
-// server greeting. It carries no SQLSTATE marker: before the handshake no
-// capabilities are agreed, and clients read the first ERR the 3.x way.
+// refuse tells the client the upstream is unreachable, with a MySQL error
+// naming querylens and the upstream. It plays the server's part of the
+// handshake: a greeting, the client's HandshakeResponse (read and dropped
+// unlogged: it holds auth data), then the ERR at the next sequence id.
+// An ERR sent in place of the greeting would be simpler, but libmariadb
+// (the mariadb CLI, many language bindings) reports it as a malformed packet.
 func (c *conn) refuse(err error) {
 	c.srv.metrics.upstreamErrors.Inc()
-	c.log.Warn("upstream unreachable; refused client with an error packet",
+	c.log.Warn("upstream unreachable; answering the client with an error",
 		zap.String("upstream", c.srv.cfg.Upstream), zap.Error(err))
 	msg := fmt.Sprintf("querylens: cannot connect to upstream %s: %s", c.srv.cfg.Upstream, dialReason(err))
-	pkt := protocol.AppendErrPacket(nil, 0, errCodeUpstreamUnreachable, "", msg)
-	_ = c.client.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, _ = c.client.Write(pkt)
+	var scramble [20]byte
+	for i := range scramble {
+		scramble[i] = byte('0' + rand.IntN(75)) // printable, never NUL
+	}
+	_ = c.client.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.client.Write(protocol.AppendGreeting(nil, "8.0.0-querylens", uint32(c.id), scramble)); err != nil {
+		return
+	}
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.client, hdr[:]); err != nil {
+		return
+	}
+	n := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16
+	if _, err := io.CopyN(io.Discard, c.client, int64(n)); err != nil {
+		return
+	}
+	// An SSLRequest would be followed by a TLS handshake we cannot answer;
+	// the ERR still tells a client that reads it, the others see a close.
+	_, _ = c.client.Write(protocol.AppendErrPacket(nil, hdr[3]+1, errCodeUpstreamUnreachable, sqlStateUpstreamUnreachable, msg))
 }
 
 // dialReason keeps the innermost cause ("connection refused", "i/o timeout").
@@ -255,15 +281,21 @@ func (c *conn) handleEvent(ev *protocol.Event) {
 }
 
 // closeIfIdle closes the connection if no command is in flight and reports
-// whether it is closed. A connection whose decoder is off counts as idle
-// once nothing was relayed for half a second.
+// whether it is closed. A connection whose traffic is not decoded counts as
+// idle once nothing was relayed for half a second.
 func (c *conn) closeIfIdle() bool {
 	c.mu.Lock()
 	idle := c.closing || c.upstream == nil
 	if !idle {
-		if c.decoding && !c.desynced {
+		phase := c.session.Info().Phase
+		switch {
+		case c.decoding && phase == protocol.PhaseCommand:
 			idle = c.session.InFlight() == 0
-		} else {
+		case c.decoding && phase.Decoding():
+			idle = false // still logging in: let it finish
+		default:
+			// TLS, replication, desynced or decoder off: the session
+			// cannot tell where commands end, so wait for a quiet spell.
 			idle = time.Since(time.Unix(0, c.lastActive.Load())) > 500*time.Millisecond
 		}
 	}

@@ -237,7 +237,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if s.closeIdle() == 0 {
+		s.closeIdle()
+		if s.OpenConns() == 0 {
 			s.serving.Wait()
 			return nil
 		}
@@ -260,7 +261,7 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// closeIdle closes idle connections and returns how many remain.
+// closeIdle closes idle connections and returns how many remain busy.
 func (s *Server) closeIdle() int {
 	s.mu.Lock()
 	conns := make([]*conn, 0, len(s.conns))
