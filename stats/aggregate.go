@@ -26,6 +26,7 @@ var statementCommands = [...]protocol.Command{
 	protocol.ComStmtPrepare,
 	protocol.ComStmtExecute,
 	protocol.ComStmtBulkExecute,
+	protocol.ComStmtFetch,
 }
 
 // statementSlot returns the index of c in statementCommands, or -1.
@@ -48,24 +49,25 @@ type aggregate struct {
 	info       fingerprint.Info
 	isOverflow bool
 
-	count        uint64
-	commands     [len(statementCommands)]uint64
-	errors       uint64
-	errCodes     map[uint16]uint64
-	errOther     uint64
-	incomplete   uint64
-	rowsSent     uint64
-	rowsAffected uint64
-	warnings     uint64
-	bytesIn      uint64
-	bytesOut     uint64
-	latency      Histogram
-	ttfb         Histogram
-	firstSeen    time.Time
-	lastSeen     time.Time
-	users        boundedSet
-	schemas      boundedSet // overflow entry only
-	tags         []fingerprint.Tag
+	count         uint64
+	commands      [len(statementCommands)]uint64
+	errors        uint64
+	prepareErrors uint64
+	errCodes      map[uint16]uint64
+	errOther      uint64
+	incomplete    uint64
+	rowsSent      uint64
+	rowsAffected  uint64
+	warnings      uint64
+	bytesIn       uint64
+	bytesOut      uint64
+	latency       Histogram
+	ttfb          Histogram
+	firstSeen     time.Time
+	lastSeen      time.Time
+	users         boundedSet
+	schemas       boundedSet // overflow entry only
+	tags          []fingerprint.Tag
 
 	rawSample        string
 	rawSampleLatency time.Duration
@@ -86,27 +88,37 @@ func newOverflowAggregate() *aggregate {
 // when unknown).
 func (a *aggregate) record(ev *protocol.Event, tags []fingerprint.Tag, at time.Time, logLiterals bool) {
 	a.dirty = true
-	a.count++
 	if i := statementSlot(ev.Command); i >= 0 {
 		a.commands[i]++
 	}
+	a.bytesIn += ev.BytesIn
+	a.bytesOut += ev.BytesOut
+	a.seen(at)
+	switch ev.Command {
+	case protocol.ComStmtPrepare:
+		// Not an execution: the server's digest table does not count it
+		// either. Its failures are kept apart from execution errors.
+		if ev.ErrorCode != 0 {
+			a.prepareErrors++
+		}
+		return
+	case protocol.ComStmtFetch:
+		// Cursor reads continue the execution that opened the cursor.
+		a.rowsSent += ev.RowsSent
+		if ev.ErrorCode != 0 {
+			a.errors++
+			a.addErrorCode(ev.ErrorCode)
+		}
+		return
+	}
+	a.count++
 	if ev.ErrorCode != 0 {
 		a.errors++
-		switch {
-		case a.errCodes[ev.ErrorCode] > 0 || len(a.errCodes) < MaxErrorCodes:
-			if a.errCodes == nil {
-				a.errCodes = make(map[uint16]uint64)
-			}
-			a.errCodes[ev.ErrorCode]++
-		default:
-			a.errOther++
-		}
+		a.addErrorCode(ev.ErrorCode)
 	}
 	a.rowsSent += ev.RowsSent
 	a.rowsAffected += ev.RowsAffected
 	a.warnings += ev.Warnings
-	a.bytesIn += ev.BytesIn
-	a.bytesOut += ev.BytesOut
 
 	var latency time.Duration
 	if ev.Incomplete {
@@ -121,12 +133,6 @@ func (a *aggregate) record(ev *protocol.Event, tags []fingerprint.Tag, at time.T
 		}
 	}
 
-	if a.firstSeen.IsZero() || at.Before(a.firstSeen) {
-		a.firstSeen = at
-	}
-	if at.After(a.lastSeen) {
-		a.lastSeen = at
-	}
 	a.users.add(ev.User)
 	if a.isOverflow {
 		a.schemas.add(ev.Schema)
@@ -142,6 +148,28 @@ func (a *aggregate) record(ev *protocol.Event, tags []fingerprint.Tag, at time.T
 // traceTags are sqlcommenter keys whose values are unique per request; they
 // would only fill the bounded tag set with noise.
 func isTraceTag(key string) bool { return key == "traceparent" || key == "tracestate" }
+
+func (a *aggregate) seen(at time.Time) {
+	if a.firstSeen.IsZero() || at.Before(a.firstSeen) {
+		a.firstSeen = at
+	}
+	if at.After(a.lastSeen) {
+		a.lastSeen = at
+	}
+}
+
+// addErrorCode counts code in the bounded per-code map.
+func (a *aggregate) addErrorCode(code uint16) {
+	switch {
+	case a.errCodes[code] > 0 || len(a.errCodes) < MaxErrorCodes:
+		if a.errCodes == nil {
+			a.errCodes = make(map[uint16]uint64)
+		}
+		a.errCodes[code]++
+	default:
+		a.errOther++
+	}
+}
 
 func (a *aggregate) addTag(t fingerprint.Tag) {
 	if isTraceTag(t.Key) || len(a.tags) >= MaxTags {
@@ -173,6 +201,7 @@ func (a *aggregate) snapshot() *DigestStats {
 		Count:                a.count,
 		Commands:             make(map[string]uint64, 1),
 		Errors:               a.errors,
+		PrepareErrors:        a.prepareErrors,
 		ErrorsOtherCodes:     a.errOther,
 		Incomplete:           a.incomplete,
 		RowsSent:             a.rowsSent,

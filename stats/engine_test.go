@@ -105,10 +105,11 @@ func TestCommandKinds(t *testing.T) {
 		{Command: protocol.ComInitDB, SQL: "shop"}, // SQL is a schema name, not a statement
 		{Command: protocol.ComPing},
 		{Command: protocol.ComStmtPrepare, SQL: sel, Schema: "shop"},
+		{Command: protocol.ComStmtPrepare, SQL: sel, Schema: "shop", ErrorCode: 1461},
 		{Command: protocol.ComStmtExecute, SQL: sel, Schema: "shop"},
 		{Command: protocol.ComStmtExecute, SQL: sel, Schema: "shop"},
 		{Command: protocol.ComStmtExecute, Schema: "shop"},         // statement unknown: not per digest
-		{Command: protocol.ComStmtFetch, SQL: sel, Schema: "shop"}, // names the statement, does not run it
+		{Command: protocol.ComStmtFetch, SQL: sel, Schema: "shop", RowsSent: 7}, // continues an execution
 		{Command: protocol.ComStmtClose, SQL: sel, Schema: "shop"},
 		{Command: protocol.ComQuit},
 	}
@@ -118,15 +119,18 @@ func TestCommandKinds(t *testing.T) {
 	s := flush(t, e)
 
 	assert.Equal(t, map[string]uint64{
-		"connect": 2, "init_db": 1, "ping": 1, "stmt_prepare": 1, "stmt_execute": 3,
+		"connect": 2, "init_db": 1, "ping": 1, "stmt_prepare": 2, "stmt_execute": 3,
 		"stmt_fetch": 1, "stmt_close": 1, "quit": 1,
 	}, s.Commands)
-	assert.Equal(t, map[string]uint64{"connect": 1}, s.CommandErrors)
+	assert.Equal(t, map[string]uint64{"connect": 1, "stmt_prepare": 1}, s.CommandErrors)
 	assert.Equal(t, uint64(len(events)), s.Events)
 	require.Len(t, s.Digests, 1, "only statements with SQL are aggregated per digest")
 	d := s.Digests[0]
-	assert.Equal(t, uint64(3), d.Count)
-	assert.Equal(t, map[string]uint64{"stmt_prepare": 1, "stmt_execute": 2}, d.Commands)
+	assert.Equal(t, uint64(2), d.Count, "executions only, as the server's digest table counts")
+	assert.Equal(t, map[string]uint64{"stmt_prepare": 2, "stmt_execute": 2, "stmt_fetch": 1}, d.Commands)
+	assert.Equal(t, uint64(0), d.Errors, "a failed prepare is not a failed execution")
+	assert.Equal(t, uint64(1), d.PrepareErrors)
+	assert.Equal(t, uint64(7), d.RowsSent, "rows read through a cursor count")
 	assert.Equal(t, uint64(0), d.LatencyHistogram.Count(), "no times, no latency")
 }
 

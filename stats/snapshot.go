@@ -63,10 +63,16 @@ type DigestStats struct {
 	Tables               []string `json:"tables"` // tables touched, from fingerprint.Describe
 	ParseError           bool     `json:"parse_error,omitempty"`
 
-	// Count counts statements; Commands splits it by command kind ("query",
-	// "stmt_prepare", "stmt_execute", ...).
+	// Count counts executions, as the server's digest table does: text
+	// queries, prepared-statement executes and bulk executes. Commands
+	// splits them by command kind ("query", "stmt_execute", ...) and also
+	// tallies the commands that are not executions: "stmt_prepare" and
+	// "stmt_fetch" (cursor reads, whose rows are in RowsSent).
 	Count    uint64            `json:"count"`
 	Commands map[string]uint64 `json:"commands"`
+	// PrepareErrors counts COM_STMT_PREPAREs of this statement that failed;
+	// they are not in Errors, which counts failed executions.
+	PrepareErrors uint64 `json:"prepare_errors,omitempty"`
 
 	// Errors counts statements that ended in an ERR packet. ErrorsByCode
 	// splits them by error number for at most MaxErrorCodes codes;
@@ -211,6 +217,7 @@ func (d *DigestStats) merge(o *DigestStats) {
 	}
 	addCounts(d.Commands, o.Commands)
 	d.Errors += o.Errors
+	d.PrepareErrors += o.PrepareErrors
 	d.ErrorsOtherCodes += o.ErrorsOtherCodes
 	for code, n := range o.ErrorsByCode {
 		switch {
