@@ -76,6 +76,7 @@ func newLogger(cfg *config, w io.Writer) (*zap.Logger, error) {
 	}
 	encCfg := zap.NewProductionEncoderConfig()
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	encCfg.EncodeDuration = zapcore.StringDurationEncoder
 	var enc zapcore.Encoder
 	if cfg.logFormat == "json" {
 		enc = zapcore.NewJSONEncoder(encCfg)
