@@ -3,8 +3,7 @@
 // sqlcommenter tags the application attached. It also describes a statement
 // (kind, tables) with the TiDB parser, once per digest.
 //
-// The rules are those of the shared fingerprint-rules.md (RuleVersion "ql1");
-// in short:
+// The rules (RuleVersion "ql1"), in short:
 //
 //   - One pass over the bytes, no regular expressions, no allocation
 //     (Normalize). It never fails and never panics; an unterminated string,

@@ -8,7 +8,7 @@ import (
 
 // TestDependencies keeps the decoder a pure function of its input: it must
 // not reach the network, start processes, or log, and it must not depend on
-// the rest of querylens (design.md: protocol imports the standard library
+// the rest of querylens (protocol imports the standard library
 // plus a zstd decoder only).
 func TestDependencies(t *testing.T) {
 	list := func(args ...string) []string {

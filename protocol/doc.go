@@ -4,7 +4,7 @@
 // command, with its SQL, timings, rows, affected rows, errors and bytes.
 //
 // The wire facts it relies on, with their sources, are in
-// /work/shared/protocol-notes.md (§ numbers in comments refer to it); each
+// docs/protocol-notes.md (§ numbers in comments refer to it); each
 // decoder cites the MySQL or MariaDB page of its message and the field
 // widths.
 //

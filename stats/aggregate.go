@@ -12,7 +12,7 @@ import (
 )
 
 // aggKey is what statements are aggregated by: the server's own choice for
-// its digest table (fingerprint-rules.md, "Keying and length").
+// its digest table.
 type aggKey struct {
 	digest fingerprint.Digest
 	schema string

@@ -7,7 +7,7 @@
 // Statements (events of ComQuery, ComStmtPrepare, ComStmtExecute and
 // ComStmtBulkExecute whose Event.SQL holds the statement text) are
 // fingerprinted and aggregated per (digest, default schema), as the server's
-// own digest table does (fingerprint-rules.md). Each aggregate counts
+// own digest table does (see the fingerprint package). Each aggregate counts
 // statements (split by command kind), errors (split by error code, bounded),
 // incomplete responses (not errors), rows, warnings and bytes, keeps
 // latency and time-to-first-byte histograms (see Histogram), first and last

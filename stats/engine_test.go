@@ -108,7 +108,7 @@ func TestCommandKinds(t *testing.T) {
 		{Command: protocol.ComStmtPrepare, SQL: sel, Schema: "shop", ErrorCode: 1461},
 		{Command: protocol.ComStmtExecute, SQL: sel, Schema: "shop"},
 		{Command: protocol.ComStmtExecute, SQL: sel, Schema: "shop"},
-		{Command: protocol.ComStmtExecute, Schema: "shop"},         // statement unknown: not per digest
+		{Command: protocol.ComStmtExecute, Schema: "shop"},                      // statement unknown: not per digest
 		{Command: protocol.ComStmtFetch, SQL: sel, Schema: "shop", RowsSent: 7}, // continues an execution
 		{Command: protocol.ComStmtClose, SQL: sel, Schema: "shop"},
 		{Command: protocol.ComQuit},
