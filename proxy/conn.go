@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,15 +33,17 @@ const minBufferSize = 4 << 10
 
 // conn is one client connection and its upstream leg.
 type conn struct {
-	srv    *Server
-	id     uint64
-	client net.Conn
-	log    *zap.Logger
+	srv       *Server
+	id        uint64
+	rawClient net.Conn // the accepted socket; closing it ends everything on it
+	client    net.Conn // rawClient, or the TLS connection over it once negotiated
+	log       *zap.Logger
 
 	lastActive atomic.Int64 // unix nanos of the last relayed chunk
 
 	mu       sync.Mutex // guards everything below and serializes the session
-	upstream net.Conn
+	rawUp    net.Conn   // the upstream socket
+	upstream net.Conn   // rawUp, or the TLS connection over it
 	session  *protocol.Session
 	decoding bool // false after a decoder panic
 	desynced bool // the session reported a decode error
@@ -56,16 +59,19 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		client = "unix"
 	}
 	c := &conn{
-		srv:      s,
-		id:       id,
-		client:   nc,
-		log:      s.log.With(zap.Uint64("conn_id", id), zap.String("client", client)),
-		decoding: true,
+		srv:       s,
+		id:        id,
+		rawClient: nc,
+		client:    nc,
+		log:       s.log.With(zap.Uint64("conn_id", id), zap.String("client", client)),
+		decoding:  true,
 	}
 	c.session = protocol.NewSession(protocol.SessionConfig{
 		ClientAddr:  client,
 		MaxSQLBytes: s.cfg.MaxSQLBytes,
 		Handler:     c.handleEvent,
+		// With TLS terminated here the session sees the plaintext inside.
+		DecryptedTLS: s.cfg.ClientTLS != nil,
 	})
 	c.lastActive.Store(time.Now().UnixNano())
 	return c
@@ -89,10 +95,17 @@ func (c *conn) serve() {
 		return
 	}
 	c.mu.Lock()
-	c.upstream = up
+	c.rawUp, c.upstream = up, up
 	closing := c.closing
 	c.mu.Unlock()
 	if closing {
+		return
+	}
+
+	if err := c.negotiate(); err != nil {
+		if !isQuietClose(err) {
+			c.log.Info("login not relayed", zap.Error(err))
+		}
 		return
 	}
 
@@ -133,10 +146,9 @@ func (c *conn) dial() (net.Conn, error) {
 
 // refuse tells the client the upstream is unreachable, with a MySQL error
 // naming querylens and the upstream. It plays the server's part of the
-// handshake: a greeting, the client's HandshakeResponse (read and dropped
-// unlogged: it holds auth data), then the ERR at the next sequence id.
-// An ERR sent in place of the greeting would be simpler, but libmariadb
-// (the mariadb CLI, many language bindings) reports it as a malformed packet.
+// handshake: a greeting, then the error after the client's answer. An ERR
+// sent in place of the greeting would be simpler, but libmariadb (the
+// mariadb CLI, many language bindings) reports it as a malformed packet.
 func (c *conn) refuse(err error) {
 	c.srv.metrics.upstreamErrors.Inc()
 	c.log.Warn("upstream unreachable; answering the client with an error",
@@ -150,17 +162,140 @@ func (c *conn) refuse(err error) {
 	if _, err := c.client.Write(protocol.AppendGreeting(nil, "8.0.0-querylens", uint32(c.id), scramble)); err != nil {
 		return
 	}
+	c.answerWithError(c.client, msg)
+}
+
+// answerWithError reads the client's next packet (its HandshakeResponse,
+// dropped unread and unlogged: it holds auth data) and answers it with ERR
+// 1105/08001 carrying msg at the next sequence id. A client that sent an
+// SSLRequest instead starts TLS and sees the connection close.
+func (c *conn) answerWithError(client net.Conn, msg string) {
 	var hdr [4]byte
-	if _, err := io.ReadFull(c.client, hdr[:]); err != nil {
+	if _, err := io.ReadFull(client, hdr[:]); err != nil {
 		return
 	}
 	n := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16
-	if _, err := io.CopyN(io.Discard, c.client, int64(n)); err != nil {
+	if _, err := io.CopyN(io.Discard, client, int64(n)); err != nil {
 		return
 	}
-	// An SSLRequest would be followed by a TLS handshake we cannot answer;
-	// the ERR still tells a client that reads it, the others see a close.
-	_, _ = c.client.Write(protocol.AppendErrPacket(nil, hdr[3]+1, errCodeUpstreamUnreachable, sqlStateUpstreamUnreachable, msg))
+	_, _ = client.Write(protocol.AppendErrPacket(nil, hdr[3]+1, errCodeUpstreamUnreachable, sqlStateUpstreamUnreachable, msg))
+}
+
+// negotiate relays the start of the login itself, before the pumps take
+// over: the server greeting (with CLIENT_SSL cleared when TLS is not
+// offered) and the client's first packet. When that is an SSLRequest, it is
+// passed on and TLS is set up on both legs; sequence ids need no rewriting
+// because both legs take the same path (§4.5 of docs/protocol-notes.md).
+func (c *conn) negotiate() error {
+	cfg := &c.srv.cfg
+	deadline := time.Now().Add(cfg.HandshakeTimeout)
+	_ = c.client.SetDeadline(deadline)
+	_ = c.upstream.SetDeadline(deadline)
+
+	greeting, err := readPacket(c.upstream)
+	if err != nil {
+		return fmt.Errorf("read upstream greeting: %w", err)
+	}
+	caps, isGreeting := protocol.GreetingCapabilities(greeting[4:])
+	offer := false
+	if isGreeting {
+		serverTLS := caps.Has(protocol.CapSSL) && cfg.UpstreamTLSMode != UpstreamTLSDisabled
+		offer = serverTLS && cfg.ClientTLS != nil
+		c.srv.noteTLS(caps.Has(protocol.CapSSL), offer)
+		if cfg.UpstreamTLSMode.requiresTLS() && !caps.Has(protocol.CapSSL) {
+			protocol.ClearGreetingSSL(greeting[4:])
+			if _, err := c.client.Write(greeting); err != nil {
+				return err
+			}
+			c.answerWithError(c.client, fmt.Sprintf("querylens: upstream %s does not offer TLS, and --upstream-tls=%s", cfg.Upstream, cfg.UpstreamTLSMode))
+			return errShutdown
+		}
+		if !offer && caps.Has(protocol.CapSSL) {
+			protocol.ClearGreetingSSL(greeting[4:])
+		}
+	}
+	if err := c.relayPacket(protocol.FromServer, greeting, c.client); err != nil {
+		return err
+	}
+	if !isGreeting { // an ERR such as "Too many connections": pumps relay the rest
+		return c.clearDeadlines()
+	}
+
+	first, err := readPacket(c.client)
+	if err != nil {
+		return fmt.Errorf("read client handshake: %w", err)
+	}
+	if err := c.relayPacket(protocol.FromClient, first, c.upstream); err != nil {
+		return err
+	}
+	if !offer || !protocol.IsSSLRequest(first[4:]) {
+		return c.clearDeadlines()
+	}
+
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	up := tls.Client(c.upstream, cfg.UpstreamTLS)
+	if err := up.HandshakeContext(ctx); err != nil {
+		c.srv.metrics.tlsFailures.WithLabelValues("upstream").Inc()
+		c.log.Warn("upstream TLS handshake failed", zap.String("upstream", cfg.Upstream), zap.Error(err))
+		// The client is waiting for TLS: give it TLS and then the error.
+		cl := tls.Server(c.client, cfg.ClientTLS)
+		if cl.HandshakeContext(ctx) == nil {
+			c.answerWithError(cl, fmt.Sprintf("querylens: TLS to upstream %s failed: %v", cfg.Upstream, err))
+		}
+		return errShutdown
+	}
+	cl := tls.Server(c.client, cfg.ClientTLS)
+	if err := cl.HandshakeContext(ctx); err != nil {
+		c.srv.metrics.tlsFailures.WithLabelValues("client").Inc()
+		c.log.Info("client TLS handshake failed", zap.Error(err))
+		return errShutdown
+	}
+	c.srv.metrics.tlsConns.Inc()
+	c.mu.Lock()
+	c.client, c.upstream = cl, up
+	c.mu.Unlock()
+	return c.clearDeadlines()
+}
+
+func (c *conn) clearDeadlines() error {
+	_ = c.client.SetDeadline(time.Time{})
+	return c.upstream.SetDeadline(time.Time{})
+}
+
+// relayPacket feeds one whole packet to the session and writes it to dst.
+func (c *conn) relayPacket(dir protocol.Direction, pkt []byte, dst net.Conn) error {
+	now := time.Now()
+	if !c.feed(dir, pkt, now) {
+		return errShutdown
+	}
+	if _, err := dst.Write(pkt); err != nil {
+		return fmt.Errorf("write %s: %w", peerName(dir), err)
+	}
+	if dir == protocol.FromClient {
+		c.srv.metrics.clientBytes.Add(float64(len(pkt)))
+	} else {
+		c.srv.metrics.serverBytes.Add(float64(len(pkt)))
+	}
+	return nil
+}
+
+// readPacket reads exactly one physical packet, header included. It never
+// reads past it: TLS bytes may follow an SSLRequest.
+func readPacket(r io.Reader) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16
+	if n > 1<<20 {
+		// Far beyond any greeting or handshake response: not a login.
+		return nil, fmt.Errorf("first packet of %d bytes is not a MySQL handshake", n)
+	}
+	pkt := make([]byte, 4+n)
+	copy(pkt, hdr[:])
+	_, err := io.ReadFull(r, pkt[4:])
+	return pkt, err
 }
 
 // dialReason keeps the innermost cause ("connection refused", "i/o timeout").
@@ -285,7 +420,7 @@ func (c *conn) handleEvent(ev *protocol.Event) {
 // idle once nothing was relayed for half a second.
 func (c *conn) closeIfIdle() bool {
 	c.mu.Lock()
-	idle := c.closing || c.upstream == nil
+	idle := c.closing || c.rawUp == nil
 	if !idle {
 		phase := c.session.Info().Phase
 		switch {
@@ -311,10 +446,10 @@ func (c *conn) closeIfIdle() bool {
 
 func (c *conn) closeNow() {
 	c.closeOnce.Do(func() {
-		c.client.Close()
+		c.rawClient.Close()
 		c.mu.Lock()
 		c.closing = true
-		up := c.upstream
+		up := c.rawUp
 		c.mu.Unlock()
 		if up != nil {
 			up.Close()

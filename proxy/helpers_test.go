@@ -21,7 +21,13 @@ import (
 	"github.com/querylens/querylens/proxy"
 )
 
-func TestMain(m *testing.M) { os.Exit(testdb.RunMain(m)) }
+func TestMain(m *testing.M) {
+	code := testdb.RunMain(m)
+	if tlsServer != nil {
+		_ = tlsServer.Stop()
+	}
+	os.Exit(code)
+}
 
 // eventSink collects events without ever blocking.
 type eventSink struct {

@@ -14,6 +14,8 @@ type Metrics struct {
 	decodeErrors      prometheus.Counter
 	decoderPanics     prometheus.Counter
 	acceptErrors      prometheus.Counter
+	tlsFailures       *prometheus.CounterVec
+	tlsConns          prometheus.Counter
 }
 
 // NewMetrics creates the relay metrics and registers them with reg (which
@@ -54,10 +56,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "querylens_accept_errors_total",
 			Help: "Errors returned by accept on a listener.",
 		}),
+		tlsFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "querylens_tls_handshake_failures_total",
+			Help: "TLS handshakes that failed, by leg (client, upstream).",
+		}, []string{"leg"}),
+		tlsConns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "querylens_tls_connections_total",
+			Help: "Connections relayed with TLS on both legs.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.connsOpen, m.connsTotal, m.upstreamErrors, m.handshakeFailures,
-			bytes, m.decodeErrors, m.decoderPanics, m.acceptErrors)
+			bytes, m.decodeErrors, m.decoderPanics, m.acceptErrors, m.tlsFailures, m.tlsConns)
 	}
 	return m
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -37,11 +38,24 @@ type Config struct {
 	BufferSize int
 	// MaxSQLBytes caps the statement text copied into events. Default 64 KiB.
 	MaxSQLBytes int
+	// HandshakeTimeout bounds the part of the login the proxy takes part in
+	// (greeting, SSLRequest, both TLS handshakes). Default 15s.
+	HandshakeTimeout time.Duration
+
+	// ClientTLS, when set, is offered to clients (CLIENT_SSL stays in the
+	// greeting) whenever the upstream offers TLS too; nil hides CLIENT_SSL
+	// so clients use plaintext.
+	ClientTLS *tls.Config
+	// UpstreamTLSMode and UpstreamTLS govern the upstream leg, which uses
+	// TLS exactly when the client leg does. UpstreamTLS nil means an
+	// unverified configuration for the upstream's host.
+	UpstreamTLSMode UpstreamTLSMode
+	UpstreamTLS     *tls.Config
 }
 
 // DefaultConfig returns the defaults for everything but Upstream.
 func DefaultConfig() Config {
-	return Config{DialTimeout: 5 * time.Second, BufferSize: 32 << 10, MaxSQLBytes: 64 << 10}
+	return Config{DialTimeout: 5 * time.Second, BufferSize: 32 << 10, MaxSQLBytes: 64 << 10, HandshakeTimeout: 15 * time.Second}
 }
 
 // Validate reports the first invalid setting.
@@ -52,8 +66,11 @@ func (c Config) Validate() error {
 	if _, _, err := SplitAddr(c.Upstream); err != nil {
 		return fmt.Errorf("upstream: %w", err)
 	}
-	if c.DialTimeout < 0 || c.BufferSize < 0 || c.MaxSQLBytes < 0 {
-		return errors.New("negative dial timeout, buffer size or SQL cap")
+	if c.DialTimeout < 0 || c.BufferSize < 0 || c.MaxSQLBytes < 0 || c.HandshakeTimeout < 0 {
+		return errors.New("negative timeout, buffer size or SQL cap")
+	}
+	if c.UpstreamTLSMode.String() == "unknown" {
+		return fmt.Errorf("unknown upstream TLS mode %d", c.UpstreamTLSMode)
 	}
 	return nil
 }
@@ -68,6 +85,12 @@ func (c *Config) fill() {
 	}
 	if c.MaxSQLBytes == 0 {
 		c.MaxSQLBytes = d.MaxSQLBytes
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = d.HandshakeTimeout
+	}
+	if c.UpstreamTLS == nil {
+		c.UpstreamTLS, _ = UpstreamTLSConfig(UpstreamTLSPreferred, c.Upstream, "", "")
 	}
 }
 
@@ -120,11 +143,13 @@ type Server struct {
 
 	nextID     atomic.Uint64
 	inShutdown atomic.Bool
+	tlsPolicy  atomic.Int32 // last logged upstream TLS situation, see noteTLS
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[*conn]struct{}
 	serving   sync.WaitGroup // accept loops
+	handlers  sync.WaitGroup // connection goroutines
 }
 
 // New returns a Server. sink and metrics may be nil.
@@ -181,7 +206,11 @@ func (s *Server) Serve(l net.Listener) error {
 			nc.Close()
 			return ErrServerClosed
 		}
-		go c.serve()
+		s.handlers.Add(1)
+		go func() {
+			defer s.handlers.Done()
+			c.serve()
+		}()
 	}
 }
 
@@ -240,24 +269,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.closeIdle()
 		if s.OpenConns() == 0 {
 			s.serving.Wait()
+			s.handlers.Wait()
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			s.closeAll()
 			s.serving.Wait()
+			s.handlers.Wait()
 			return ctx.Err()
 		case <-tick.C:
 		}
 	}
 }
 
-// Close closes all listeners and connections at once.
+// Close closes all listeners and connections at once and returns when
+// their goroutines have ended.
 func (s *Server) Close() error {
 	s.inShutdown.Store(true)
 	s.closeListeners()
 	s.closeAll()
 	s.serving.Wait()
+	s.handlers.Wait()
 	return nil
 }
 
@@ -291,4 +324,39 @@ func (s *Server) OpenConns() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
+}
+
+// Upstream TLS situations logged by noteTLS.
+const (
+	tlsUnknown int32 = iota
+	tlsBothLegs
+	tlsServerWithout
+	tlsNotOffered
+)
+
+// noteTLS logs the TLS behaviour once per change of the upstream's
+// situation, so an operator learns what clients get without a line per
+// connection.
+func (s *Server) noteTLS(serverOffers, offered bool) {
+	state := tlsBothLegs
+	switch {
+	case !serverOffers:
+		state = tlsServerWithout
+	case !offered:
+		state = tlsNotOffered
+	}
+	if s.tlsPolicy.Swap(state) == state {
+		return
+	}
+	switch state {
+	case tlsBothLegs:
+		s.log.Info("upstream offers TLS: clients that ask for TLS get it on both legs, plaintext clients stay plaintext on both",
+			zap.String("upstream", s.cfg.Upstream), zap.Stringer("upstream_tls", s.cfg.UpstreamTLSMode))
+	case tlsServerWithout:
+		s.log.Warn("upstream does not offer TLS: TLS is not offered to clients either (one plaintext leg would break caching_sha2_password full authentication)",
+			zap.String("upstream", s.cfg.Upstream), zap.Stringer("upstream_tls", s.cfg.UpstreamTLSMode))
+	case tlsNotOffered:
+		s.log.Info("TLS not offered to clients (--tls=off or --upstream-tls=disabled): both legs are plaintext",
+			zap.String("upstream", s.cfg.Upstream))
+	}
 }

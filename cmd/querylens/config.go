@@ -25,6 +25,12 @@ type config struct {
 	maxSQLBytes     int
 	maxDigests      int
 	topDigests      int
+
+	tls                string
+	tlsCert, tlsKey    string
+	upstreamTLS        string
+	upstreamCA         string
+	upstreamServerName string
 }
 
 // listFlag is a flag that may be repeated or given as a comma-separated list.
@@ -88,6 +94,12 @@ func runFlags(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.maxSQLBytes, "max-sql-bytes", 64<<10, "statement text kept per command for fingerprinting")
 	fs.IntVar(&cfg.maxDigests, "max-digests", stats.DefaultConfig().MaxDigests, "distinct (fingerprint, schema) pairs tracked; more are folded into an overflow entry")
 	fs.IntVar(&cfg.topDigests, "metrics-top-digests", 100, "fingerprints exported per-series in /metrics (top by total time); the rest are folded into one")
+	fs.StringVar(&cfg.tls, "tls", "auto", "TLS towards clients: auto (offered when the upstream offers TLS) or off (CLIENT_SSL hidden; clients use plaintext)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate offered to clients; default: a self-signed one made at start (its SHA-256 is logged)")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.StringVar(&cfg.upstreamTLS, "upstream-tls", "preferred", "upstream leg, used when the client leg is TLS: preferred, required, verify-ca, verify-identity or disabled")
+	fs.StringVar(&cfg.upstreamCA, "upstream-ca", "", "PEM CA bundle for --upstream-tls=verify-ca|verify-identity")
+	fs.StringVar(&cfg.upstreamServerName, "upstream-server-name", "", "server name checked by verify-identity and sent as SNI; default: the --upstream host")
 	return fs
 }
 
@@ -168,6 +180,22 @@ func (c *config) validate() error {
 	}
 	if c.topDigests < 0 {
 		return bad("metrics-top-digests", "must not be negative")
+	}
+	if c.tls != "auto" && c.tls != "off" {
+		return bad("tls", "%q is not one of auto, off", c.tls)
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		if c.tlsCert == "" {
+			return bad("tls-cert", "--tls-key is set, so a certificate is needed too")
+		}
+		return bad("tls-key", "--tls-cert is set, so its key is needed too")
+	}
+	mode, err := proxy.ParseUpstreamTLSMode(c.upstreamTLS)
+	if err != nil {
+		return bad("upstream-tls", "%v", err)
+	}
+	if (mode == proxy.UpstreamTLSVerifyCA || mode == proxy.UpstreamTLSVerifyIdentity) && c.upstreamCA == "" {
+		return bad("upstream-ca", "--upstream-tls=%s needs a CA file", mode)
 	}
 	return nil
 }

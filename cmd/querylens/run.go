@@ -115,6 +115,9 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	pcfg.Upstream = cfg.upstream
 	pcfg.DialTimeout = cfg.dialTimeout
 	pcfg.MaxSQLBytes = cfg.maxSQLBytes
+	if err := configureTLS(&pcfg, cfg, log); err != nil {
+		return err
+	}
 	srv, err := proxy.New(pcfg, engine, log.Named("proxy"), proxy.NewMetrics(reg))
 	if err != nil {
 		return err
@@ -197,4 +200,32 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	wg.Wait()
 	log.Info("stopped")
 	return runErr
+}
+
+// configureTLS fills the proxy's TLS settings from the flags.
+func configureTLS(pcfg *proxy.Config, cfg *config, log *zap.Logger) error {
+	mode, err := proxy.ParseUpstreamTLSMode(cfg.upstreamTLS)
+	if err != nil {
+		return &usageError{"invalid value for flag -upstream-tls: " + err.Error()}
+	}
+	pcfg.UpstreamTLSMode = mode
+	pcfg.UpstreamTLS, err = proxy.UpstreamTLSConfig(mode, cfg.upstream, cfg.upstreamCA, cfg.upstreamServerName)
+	if err != nil {
+		return fmt.Errorf("upstream TLS (flags -upstream-tls, -upstream-ca): %w", err)
+	}
+	if cfg.tls == "off" {
+		log.Info("TLS towards clients is off: CLIENT_SSL is hidden, clients use plaintext")
+		return nil
+	}
+	var fp string
+	pcfg.ClientTLS, fp, err = proxy.ClientTLSConfig(cfg.tlsCert, cfg.tlsKey)
+	if err != nil {
+		return fmt.Errorf("TLS certificate (flags -tls-cert, -tls-key): %w", err)
+	}
+	source := cfg.tlsCert
+	if source == "" {
+		source = "self-signed, made at start"
+	}
+	log.Info("TLS offered to clients when the upstream offers it", zap.String("certificate", source), zap.String("sha256", fp))
+	return nil
 }
