@@ -3,6 +3,7 @@ package stats
 import (
 	"cmp"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,20 +94,60 @@ type apiError struct {
 // The handler serves the full paths above; mount it at "/api/v1/" (or at
 // "/") of the caller's mux. It reads snapshots only and is safe for
 // concurrent use.
-func NewHandler(e *Engine, log *zap.Logger) http.Handler {
+//
+// It also serves GET /api/v1/snapshot, the complete versioned Snapshot (what
+// `querylens report` and Merge consume), and POST /api/v1/reset, which
+// clears the aggregates when the request carries the token set with
+// WithResetToken as "Authorization: Bearer TOKEN"; without a configured
+// token reset is refused.
+func NewHandler(e *Engine, log *zap.Logger, opts ...HandlerOption) http.Handler {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	h := &handler{e: e, log: log}
+	for _, o := range opts {
+		o(h)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/digests", h.list)
 	mux.HandleFunc("GET /api/v1/digests/{digest}", h.one)
+	mux.HandleFunc("GET /api/v1/snapshot", h.snapshot)
+	mux.HandleFunc("POST /api/v1/reset", h.reset)
 	return mux
 }
 
+// HandlerOption configures NewHandler.
+type HandlerOption func(*handler)
+
+// WithResetToken enables POST /api/v1/reset for requests that present token.
+func WithResetToken(token string) HandlerOption {
+	return func(h *handler) { h.token = token }
+}
+
 type handler struct {
-	e   *Engine
-	log *zap.Logger
+	e     *Engine
+	log   *zap.Logger
+	token string
+}
+
+func (h *handler) snapshot(w http.ResponseWriter, r *http.Request) {
+	h.write(w, http.StatusOK, h.fresh(r))
+}
+
+func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
+	if h.token == "" {
+		h.write(w, http.StatusForbidden, apiError{Error: "reset is disabled: start querylens with an API token (--api-token)"})
+		return
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="querylens"`)
+		h.write(w, http.StatusUnauthorized, apiError{Error: "reset needs the API token as \"Authorization: Bearer TOKEN\""})
+		return
+	}
+	h.e.Reset()
+	h.log.Info("aggregates reset through the API", zap.String("remote", r.RemoteAddr))
+	h.write(w, http.StatusOK, map[string]bool{"reset": true})
 }
 
 // fresh flushes the engine (bounded by apiFlushTimeout) and returns the

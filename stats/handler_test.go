@@ -222,3 +222,51 @@ func TestAPIMethodNotAllowed(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 }
+
+func TestAPISnapshot(t *testing.T) {
+	srv, _ := apiServer(t)
+	code, body := get(t, srv, "/api/v1/snapshot")
+	require.Equal(t, http.StatusOK, code)
+	var s stats.Snapshot
+	require.NoError(t, json.Unmarshal(body, &s))
+	assert.Equal(t, stats.SnapshotVersion, s.Version)
+	require.NotEmpty(t, s.Digests)
+	var total uint64
+	for _, d := range s.Digests {
+		total += d.Count
+		assert.Equal(t, d.Count, d.LatencyHistogram.Count(), "histograms travel with the snapshot")
+	}
+	list := getList(t, srv, "/api/v1/digests")
+	var listTotal uint64
+	for _, d := range list.Digests {
+		listTotal += d.Count
+	}
+	assert.Equal(t, listTotal, total)
+}
+
+func TestAPIReset(t *testing.T) {
+	_, e := apiServer(t)
+	open := httptest.NewServer(stats.NewHandler(e, zaptest.NewLogger(t)))
+	defer open.Close()
+	guarded := httptest.NewServer(stats.NewHandler(e, zaptest.NewLogger(t), stats.WithResetToken("s3cret")))
+	defer guarded.Close()
+
+	post := func(srv *httptest.Server, auth string) int {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/reset", nil)
+		require.NoError(t, err)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusForbidden, post(open, "Bearer s3cret"), "no token configured: reset disabled")
+	assert.Equal(t, http.StatusUnauthorized, post(guarded, ""))
+	assert.Equal(t, http.StatusUnauthorized, post(guarded, "Bearer wrong"))
+	require.NotEmpty(t, getList(t, guarded, "/api/v1/digests").Digests, "still there after refused resets")
+
+	assert.Equal(t, http.StatusOK, post(guarded, "Bearer s3cret"))
+	assert.Empty(t, getList(t, guarded, "/api/v1/digests").Digests)
+}

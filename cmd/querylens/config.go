@@ -31,6 +31,8 @@ type config struct {
 	upstreamTLS        string
 	upstreamCA         string
 	upstreamServerName string
+
+	apiToken string
 }
 
 // listFlag is a flag that may be repeated or given as a comma-separated list.
@@ -94,6 +96,7 @@ func runFlags(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.maxSQLBytes, "max-sql-bytes", 64<<10, "statement text kept per command for fingerprinting")
 	fs.IntVar(&cfg.maxDigests, "max-digests", stats.DefaultConfig().MaxDigests, "distinct (fingerprint, schema) pairs tracked; more are folded into an overflow entry")
 	fs.IntVar(&cfg.topDigests, "metrics-top-digests", 100, "fingerprints exported per-series in /metrics (top by total time); the rest are folded into one")
+	fs.StringVar(&cfg.apiToken, "api-token", "", "token that enables POST /api/v1/reset (sent as \"Authorization: Bearer TOKEN\"); prefer the environment variable")
 	fs.StringVar(&cfg.tls, "tls", "auto", "TLS towards clients: auto (offered when the upstream offers TLS) or off (CLIENT_SSL hidden; clients use plaintext)")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate offered to clients; default: a self-signed one made at start (its SHA-256 is logged)")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key for --tls-cert")

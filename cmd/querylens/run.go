@@ -152,7 +152,11 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			fmt.Fprintln(w, "ok")
 		})
-		mux.Handle("/api/", stats.NewHandler(engine, log.Named("http")))
+		var apiOpts []stats.HandlerOption
+		if cfg.apiToken != "" {
+			apiOpts = append(apiOpts, stats.WithResetToken(cfg.apiToken))
+		}
+		mux.Handle("/api/", stats.NewHandler(engine, log.Named("http"), apiOpts...))
 		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
 	}
 
