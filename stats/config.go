@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/querylens/querylens/fingerprint"
 )
 
@@ -34,6 +36,16 @@ type Config struct {
 	// DigestStats.SampleRaw. Off by default: samples then hold only the
 	// normalized text, in which every literal is a '?'.
 	LogLiterals bool
+
+	// QueryLog, when set, receives one entry per statement chosen by
+	// SlowThreshold and QueryLogSample (see querylog.go). It is written
+	// from the writer goroutine, never from the relay.
+	QueryLog *zap.Logger
+	// SlowThreshold: statements that take at least this long are always
+	// logged, flagged "slow". Zero means none counts as slow.
+	SlowThreshold time.Duration
+	// QueryLogSample is the fraction (0..1) of the other statements logged.
+	QueryLogSample float64
 
 	// Now returns the current time; it stamps snapshots and stands in for
 	// event times that are unknown. Default time.Now.
@@ -105,6 +117,12 @@ func (c Config) Validate() error {
 	}
 	if c.PublishInterval < 0 {
 		errs = append(errs, fmt.Errorf("PublishInterval: %v is negative", c.PublishInterval))
+	}
+	if c.SlowThreshold < 0 {
+		errs = append(errs, fmt.Errorf("SlowThreshold: %v is negative", c.SlowThreshold))
+	}
+	if c.QueryLogSample < 0 || c.QueryLogSample > 1 {
+		errs = append(errs, fmt.Errorf("QueryLogSample: %v is not within 0..1", c.QueryLogSample))
 	}
 	if err := c.Fingerprint.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("Fingerprint: %w", err))

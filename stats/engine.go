@@ -302,6 +302,7 @@ func (w *writer) apply(ev *protocol.Event) {
 		at = w.cfg.Now()
 	}
 	a.record(ev, fp.Tags, at, w.cfg.LogLiterals)
+	w.logQuery(ev, &fp)
 }
 
 func (w *writer) newAggregate(k aggKey, fp fingerprint.Fingerprint, sql string) *aggregate {

@@ -33,6 +33,13 @@ type config struct {
 	upstreamServerName string
 
 	apiToken string
+
+	queryLog           string
+	queryLogSample     float64
+	queryLogMaxSize    int
+	queryLogMaxBackups int
+	slowThreshold      time.Duration
+	logLiterals        bool
 }
 
 // listFlag is a flag that may be repeated or given as a comma-separated list.
@@ -96,6 +103,12 @@ func runFlags(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.maxSQLBytes, "max-sql-bytes", 64<<10, "statement text kept per command for fingerprinting")
 	fs.IntVar(&cfg.maxDigests, "max-digests", stats.DefaultConfig().MaxDigests, "distinct (fingerprint, schema) pairs tracked; more are folded into an overflow entry")
 	fs.IntVar(&cfg.topDigests, "metrics-top-digests", 100, "fingerprints exported per-series in /metrics (top by total time); the rest are folded into one")
+	fs.StringVar(&cfg.queryLog, "query-log", "", "query log: a file path (rotated) or stdout; JSON lines, one per statement chosen by --slow-threshold and --query-log-sample")
+	fs.DurationVar(&cfg.slowThreshold, "slow-threshold", time.Second, "statements at least this slow are always in the query log, flagged slow")
+	fs.Float64Var(&cfg.queryLogSample, "query-log-sample", 1, "fraction (0..1) of the statements under --slow-threshold written to the query log")
+	fs.IntVar(&cfg.queryLogMaxSize, "query-log-max-size", 100, "query log file size in MiB that triggers rotation")
+	fs.IntVar(&cfg.queryLogMaxBackups, "query-log-max-backups", 5, "rotated query log files kept")
+	fs.BoolVar(&cfg.logLiterals, "log-literals", false, "keep literal values: raw SQL and server error messages in the query log, a raw sample per fingerprint in the API")
 	fs.StringVar(&cfg.apiToken, "api-token", "", "token that enables POST /api/v1/reset (sent as \"Authorization: Bearer TOKEN\"); prefer the environment variable")
 	fs.StringVar(&cfg.tls, "tls", "auto", "TLS towards clients: auto (offered when the upstream offers TLS) or off (CLIENT_SSL hidden; clients use plaintext)")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate offered to clients; default: a self-signed one made at start (its SHA-256 is logged)")
@@ -183,6 +196,18 @@ func (c *config) validate() error {
 	}
 	if c.topDigests < 0 {
 		return bad("metrics-top-digests", "must not be negative")
+	}
+	if c.queryLogSample < 0 || c.queryLogSample > 1 {
+		return bad("query-log-sample", "%v is not within 0..1", c.queryLogSample)
+	}
+	if c.slowThreshold < 0 {
+		return bad("slow-threshold", "must not be negative")
+	}
+	if c.queryLogMaxSize < 1 {
+		return bad("query-log-max-size", "must be at least 1 (MiB)")
+	}
+	if c.queryLogMaxBackups < 0 {
+		return bad("query-log-max-backups", "must not be negative")
 	}
 	if c.tls != "auto" && c.tls != "off" {
 		return bad("tls", "%q is not one of auto, off", c.tls)

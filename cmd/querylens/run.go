@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/querylens/querylens/proxy"
 	"github.com/querylens/querylens/stats"
@@ -57,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return serve(ctx, cfg, stderr)
+		return serve(ctx, cfg, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "querylens", versionString())
 		return nil
@@ -89,7 +91,7 @@ func newLogger(cfg *config, w io.Writer) (*zap.Logger, error) {
 }
 
 // serve runs the proxy and the stats endpoint until ctx ends, then drains.
-func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
+func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
 		return err
@@ -101,6 +103,19 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 
 	scfg := stats.DefaultConfig()
 	scfg.MaxDigests = cfg.maxDigests
+	scfg.SlowThreshold = cfg.slowThreshold
+	scfg.QueryLogSample = cfg.queryLogSample
+	scfg.LogLiterals = cfg.logLiterals
+	if cfg.queryLog != "" {
+		qlog, closeLog, err := newQueryLog(cfg, stdout)
+		if err != nil {
+			return err
+		}
+		defer closeLog()
+		scfg.QueryLog = qlog
+		log.Info("query log on", zap.String("to", cfg.queryLog), zap.Duration("slow_threshold", cfg.slowThreshold),
+			zap.Float64("sample", cfg.queryLogSample), zap.Bool("literals", cfg.logLiterals))
+	}
 	engine, err := stats.New(scfg, log.Named("stats"))
 	if err != nil {
 		return err
@@ -232,4 +247,30 @@ func configureTLS(pcfg *proxy.Config, cfg *config, log *zap.Logger) error {
 	}
 	log.Info("TLS offered to clients when the upstream offers it", zap.String("certificate", source), zap.String("sha256", fp))
 	return nil
+}
+
+// newQueryLog builds the query log: zap's JSON encoder (no level, no
+// message: every line is a statement) into stdout or a file rotated by
+// lumberjack, the rotation library zap's own docs point to.
+func newQueryLog(cfg *config, stdout io.Writer) (*zap.Logger, func(), error) {
+	var ws zapcore.WriteSyncer
+	closeFn := func() {}
+	if cfg.queryLog == "stdout" {
+		ws = zapcore.Lock(zapcore.AddSync(stdout))
+	} else {
+		f, err := os.OpenFile(cfg.queryLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err != nil {
+			return nil, nil, fmt.Errorf("query log (flag -query-log): %w", err)
+		}
+		f.Close()
+		lj := &lumberjack.Logger{Filename: cfg.queryLog, MaxSize: cfg.queryLogMaxSize, MaxBackups: cfg.queryLogMaxBackups}
+		ws = zapcore.AddSync(lj)
+		closeFn = func() { _ = lj.Close() }
+	}
+	enc := zapcore.NewJSONEncoder(zapcore.EncoderConfig{
+		TimeKey:        "ts",
+		EncodeTime:     zapcore.RFC3339NanoTimeEncoder,
+		EncodeDuration: zapcore.StringDurationEncoder,
+	})
+	return zap.New(zapcore.NewCore(enc, ws, zapcore.InfoLevel)), closeFn, nil
 }

@@ -1,0 +1,86 @@
+package stats_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/querylens/querylens/stats"
+)
+
+const secretLiteral = "zq-secret-literal-4411"
+
+func queryLogEntries(t *testing.T, cfg stats.Config) []observer.LoggedEntry {
+	t.Helper()
+	core, logs := observer.New(zapcore.InfoLevel)
+	cfg.QueryLog = zap.New(core)
+	e := startEngine(t, cfg)
+	fast := query("SELECT * FROM users WHERE email = '"+secretLiteral+"'", "shop", 0, time.Millisecond)
+	slow := query("UPDATE users SET note = '"+secretLiteral+"' WHERE id = 9", "shop", time.Second, 2*time.Second)
+	failed := query("INSERT INTO users (email) VALUES ('"+secretLiteral+"')", "shop", 2*time.Second, time.Millisecond)
+	failed.ErrorCode, failed.SQLState = 1062, "23000"
+	failed.ErrorMessage = "Duplicate entry '" + secretLiteral + "' for key 'email'"
+	for range 10 {
+		e.Observe(fast)
+	}
+	e.Observe(slow)
+	e.Observe(failed)
+	flush(t, e)
+	return logs.AllUntimed()
+}
+
+func TestQueryLogSlowAlwaysSampleRest(t *testing.T) {
+	entries := queryLogEntries(t, stats.Config{SlowThreshold: time.Second, QueryLogSample: 0})
+	require.Len(t, entries, 1, "only the slow statement")
+	f := entries[0].ContextMap()
+	assert.Equal(t, true, f["slow"])
+	assert.Equal(t, "update users set note = ? where id = ?", f["fingerprint"])
+	assert.Equal(t, 2.0, f["duration_seconds"])
+	assert.Len(t, f["digest"], 16)
+	assert.Equal(t, "shop", f["schema"])
+	assert.Equal(t, "app", f["user"])
+
+	all := queryLogEntries(t, stats.Config{SlowThreshold: time.Second, QueryLogSample: 1})
+	assert.Len(t, all, 12, "every statement")
+	var sawErr bool
+	for _, e := range all {
+		if code, ok := e.ContextMap()["error_code"]; ok {
+			sawErr = true
+			assert.EqualValues(t, 1062, code)
+			assert.Equal(t, "23000", e.ContextMap()["sqlstate"])
+		}
+	}
+	assert.True(t, sawErr)
+}
+
+// TestQueryLogNoLiterals: neither the SQL nor the error message (which
+// quotes the value) reaches the log unless LogLiterals is set.
+func TestQueryLogNoLiterals(t *testing.T) {
+	for _, literals := range []bool{false, true} {
+		entries := queryLogEntries(t, stats.Config{QueryLogSample: 1, LogLiterals: literals})
+		require.NotEmpty(t, entries)
+		b, err := json.Marshal(func() []map[string]any {
+			var out []map[string]any
+			for _, e := range entries {
+				out = append(out, e.ContextMap())
+			}
+			return out
+		}())
+		require.NoError(t, err)
+		assert.Equal(t, literals, strings.Contains(string(b), secretLiteral), "LogLiterals=%v", literals)
+	}
+}
+
+func TestQueryLogOffByDefault(t *testing.T) {
+	e := startEngine(t, stats.Config{SlowThreshold: time.Nanosecond})
+	e.Observe(query("SELECT 1", "", 0, time.Second))
+	s := flush(t, e)
+	assert.Len(t, s.Digests, 1, "aggregation unaffected without a query log")
+}
