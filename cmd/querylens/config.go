@@ -40,6 +40,9 @@ type config struct {
 	queryLogMaxBackups int
 	slowThreshold      time.Duration
 	logLiterals        bool
+
+	stateFile     string
+	stateInterval time.Duration
 }
 
 // listFlag is a flag that may be repeated or given as a comma-separated list.
@@ -109,6 +112,8 @@ func runFlags(cfg *config) *flag.FlagSet {
 	fs.IntVar(&cfg.queryLogMaxSize, "query-log-max-size", 100, "query log file size in MiB that triggers rotation")
 	fs.IntVar(&cfg.queryLogMaxBackups, "query-log-max-backups", 5, "rotated query log files kept")
 	fs.BoolVar(&cfg.logLiterals, "log-literals", false, "keep literal values: raw SQL and server error messages in the query log, a raw sample per fingerprint in the API")
+	fs.StringVar(&cfg.stateFile, "state-file", "", "file the aggregates are saved to (periodically and at shutdown) and restored from at start")
+	fs.DurationVar(&cfg.stateInterval, "state-interval", time.Minute, "how often the state file is saved")
 	fs.StringVar(&cfg.apiToken, "api-token", "", "token that enables POST /api/v1/reset (sent as \"Authorization: Bearer TOKEN\"); prefer the environment variable")
 	fs.StringVar(&cfg.tls, "tls", "auto", "TLS towards clients: auto (offered when the upstream offers TLS) or off (CLIENT_SSL hidden; clients use plaintext)")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate offered to clients; default: a self-signed one made at start (its SHA-256 is logged)")
@@ -208,6 +213,9 @@ func (c *config) validate() error {
 	}
 	if c.queryLogMaxBackups < 0 {
 		return bad("query-log-max-backups", "must not be negative")
+	}
+	if c.stateInterval <= 0 {
+		return bad("state-interval", "must be positive")
 	}
 	if c.tls != "auto" && c.tls != "off" {
 		return bad("tls", "%q is not one of auto, off", c.tls)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -121,10 +123,51 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	reg.MustRegister(stats.NewCollector(engine, cfg.topDigests))
-	engineCtx, stopEngine := context.WithCancel(context.Background())
+	if cfg.stateFile != "" {
+		n, err := restoreState(engine, cfg.stateFile)
+		if err != nil {
+			return err
+		}
+		if n >= 0 {
+			log.Info("state restored", zap.String("state_file", cfg.stateFile), zap.Int("digests", n))
+		}
+	}
+	engineCtx, stopEngineCtx := context.WithCancel(context.Background())
 	engineDone := make(chan struct{})
 	go func() { engine.Run(engineCtx); close(engineDone) }()
-	defer func() { stopEngine(); <-engineDone }()
+	stopEngine := sync.OnceFunc(func() { stopEngineCtx(); <-engineDone })
+	defer stopEngine()
+	if cfg.stateFile != "" {
+		saverDone := make(chan struct{})
+		saverCtx, stopSaver := context.WithCancel(context.Background())
+		go func() {
+			defer close(saverDone)
+			t := time.NewTicker(cfg.stateInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-saverCtx.Done():
+					return
+				case <-t.C:
+					if err := saveState(engine.Snapshot(), cfg.stateFile); err != nil {
+						log.Warn("saving state failed; will retry", zap.String("state_file", cfg.stateFile), zap.Error(err))
+					}
+				}
+			}
+		}()
+		// Runs before stopEngine (defers run last-in first-out): stop the
+		// periodic saver, drain the engine, then save its final snapshot.
+		defer func() {
+			stopSaver()
+			<-saverDone
+			stopEngine()
+			if err := saveState(engine.Snapshot(), cfg.stateFile); err != nil {
+				log.Error("saving state at shutdown failed", zap.String("state_file", cfg.stateFile), zap.Error(err))
+				return
+			}
+			log.Info("state saved", zap.String("state_file", cfg.stateFile))
+		}()
+	}
 
 	pcfg := proxy.DefaultConfig()
 	pcfg.Upstream = cfg.upstream
@@ -273,4 +316,52 @@ func newQueryLog(cfg *config, stdout io.Writer) (*zap.Logger, func(), error) {
 		EncodeDuration: zapcore.StringDurationEncoder,
 	})
 	return zap.New(zapcore.NewCore(enc, ws, zapcore.InfoLevel)), closeFn, nil
+}
+
+// restoreState loads a state file into the engine and returns the number
+// of digests restored, or -1 when the file does not exist yet. A file that
+// cannot be read is an error: starting fresh would overwrite it and lose
+// its counts.
+func restoreState(engine *stats.Engine, path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("state file (flag -state-file): %w", err)
+	}
+	var snap stats.Snapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		return 0, fmt.Errorf("state file %s (flag -state-file) is not a querylens snapshot: %w; move it away to start fresh", path, err)
+	}
+	if err := engine.Restore(&snap); err != nil {
+		return 0, fmt.Errorf("state file %s (flag -state-file): %w; move it away to start fresh", path, err)
+	}
+	return len(snap.Digests), nil
+}
+
+// saveState writes the snapshot atomically: a temporary file in the same
+// directory, synced, then renamed over the old state.
+func saveState(snap *stats.Snapshot, path string) error {
+	b, err := json.Marshal(snap)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // no-op once renamed
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
