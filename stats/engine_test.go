@@ -348,3 +348,35 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// TestMemoryBoundedShapes: 100,000 distinct statement shapes against the
+// default MaxDigests (5000). Past the bound new shapes fold into the
+// overflow entry, counted, and the heap stops growing; the heap held by the
+// 5000 tracked digests is logged (README: memory bound).
+func TestMemoryBoundedShapes(t *testing.T) {
+	const shapes = 100_000
+	base := heapInUse()
+	e := startEngine(t, stats.Config{})
+	var heapAtBound uint64
+	for i := range shapes {
+		sql := "SELECT c" + strconv.Itoa(i) + " FROM t" + strconv.Itoa(i%97) + " WHERE id = " + strconv.Itoa(i)
+		e.Observe(query(sql, "shop", time.Duration(i)*time.Microsecond, time.Duration(1+i%900)*time.Microsecond))
+		if i%4096 == 4095 {
+			flush(t, e)
+		}
+		if i == stats.DefaultMaxDigests+4096 {
+			flush(t, e)
+			heapAtBound = heapInUse()
+		}
+	}
+	s := flush(t, e)
+	require.Zero(t, e.Dropped())
+	assert.Len(t, s.Digests, stats.DefaultMaxDigests)
+	assert.Equal(t, uint64(shapes-stats.DefaultMaxDigests), s.OverflowEvents, "folded statements are counted")
+	assert.Equal(t, uint64(shapes-stats.DefaultMaxDigests), s.Overflow.Count)
+	end := heapInUse()
+	growth := int64(end) - int64(heapAtBound)
+	t.Logf("heap: %.1f MiB for %d tracked digests (incl. the published snapshot); growth over the last %d shapes: %d KiB",
+		float64(end-min(base, end))/(1<<20), len(s.Digests), shapes-stats.DefaultMaxDigests-4096, growth>>10)
+	assert.Less(t, growth, int64(8<<20), "no growth once the bound is reached")
+}
