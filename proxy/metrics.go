@@ -65,6 +65,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Connections relayed with TLS on both legs.",
 		}),
 	}
+	// Create both legs' series up front so they are exported (as 0) before
+	// the first failure.
+	m.tlsFailures.WithLabelValues("client")
+	m.tlsFailures.WithLabelValues("upstream")
 	if reg != nil {
 		reg.MustRegister(m.connsOpen, m.connsTotal, m.upstreamErrors, m.handshakeFailures,
 			bytes, m.decodeErrors, m.decoderPanics, m.acceptErrors, m.tlsFailures, m.tlsConns)
