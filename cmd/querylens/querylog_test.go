@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,4 +59,36 @@ func TestQueryLogFile(t *testing.T) {
 	for _, k := range []string{"ts", "digest", "conn_id", "rows_sent", "command"} {
 		assert.Contains(t, l, k)
 	}
+}
+
+// TestQueryLogSIGHUP: SIGHUP rotates the query log file: the entries so far
+// move to a backup and new ones go to a fresh file.
+func TestQueryLogSIGHUP(t *testing.T) {
+	srv := testdb.Require(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "queries.log")
+	ql := startQuerylens(t, srv.Addr, "--query-log", path, "--query-log-sample", "1")
+	db, err := sql.Open("mysql", srv.DSN(ql.listen, testdb.Schema))
+	require.NoError(t, err)
+	defer db.Close()
+	var n int
+	require.NoError(t, db.QueryRow("SELECT 1 AS before_hup").Scan(&n))
+	getDigests(t, ql.http, "")
+
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	require.Eventually(t, func() bool {
+		m, _ := filepath.Glob(filepath.Join(dir, "queries-*.log"))
+		return len(m) == 1
+	}, 5*time.Second, 10*time.Millisecond, "a backup file appears")
+	require.NoError(t, db.QueryRow("SELECT 2 AS after_hup").Scan(&n))
+	getDigests(t, ql.http, "")
+
+	cur, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Contains(t, string(cur), "after_hup")
+	assert.NotContains(t, string(cur), "before_hup")
+	backups, _ := filepath.Glob(filepath.Join(dir, "queries-*.log"))
+	old, err := os.ReadFile(backups[0])
+	require.NoError(t, err)
+	assert.Contains(t, string(old), "before_hup")
 }

@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,11 +111,25 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	scfg.QueryLogSample = cfg.queryLogSample
 	scfg.LogLiterals = cfg.logLiterals
 	if cfg.queryLog != "" {
-		qlog, closeLog, err := newQueryLog(cfg, stdout)
+		qlog, closeLog, rotate, err := newQueryLog(cfg, stdout)
 		if err != nil {
 			return err
 		}
 		defer closeLog()
+		if rotate != nil {
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					if err := rotate(); err != nil {
+						log.Error("SIGHUP: rotating the query log failed", zap.Error(err))
+					} else {
+						log.Info("SIGHUP: query log rotated", zap.String("query_log", cfg.queryLog))
+					}
+				}
+			}()
+		}
 		scfg.QueryLog = qlog
 		log.Info("query log on", zap.String("to", cfg.queryLog), zap.Duration("slow_threshold", cfg.slowThreshold),
 			zap.Float64("sample", cfg.queryLogSample), zap.Bool("literals", cfg.logLiterals))
@@ -295,27 +311,31 @@ func configureTLS(pcfg *proxy.Config, cfg *config, log *zap.Logger) error {
 // newQueryLog builds the query log: zap's JSON encoder (no level, no
 // message: every line is a statement) into stdout or a file rotated by
 // lumberjack, the rotation library zap's own docs point to.
-func newQueryLog(cfg *config, stdout io.Writer) (*zap.Logger, func(), error) {
+//
+// rotate (nil for stdout) starts a new file, keeping the old one as a
+// backup; SIGHUP calls it.
+func newQueryLog(cfg *config, stdout io.Writer) (qlog *zap.Logger, closeFn func(), rotate func() error, err error) {
 	var ws zapcore.WriteSyncer
-	closeFn := func() {}
+	closeFn = func() {}
 	if cfg.queryLog == "stdout" {
 		ws = zapcore.Lock(zapcore.AddSync(stdout))
 	} else {
 		f, err := os.OpenFile(cfg.queryLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 		if err != nil {
-			return nil, nil, fmt.Errorf("query log (flag -query-log): %w", err)
+			return nil, nil, nil, fmt.Errorf("query log (flag -query-log): %w", err)
 		}
 		f.Close()
 		lj := &lumberjack.Logger{Filename: cfg.queryLog, MaxSize: cfg.queryLogMaxSize, MaxBackups: cfg.queryLogMaxBackups}
 		ws = zapcore.AddSync(lj)
 		closeFn = func() { _ = lj.Close() }
+		rotate = lj.Rotate
 	}
 	enc := zapcore.NewJSONEncoder(zapcore.EncoderConfig{
 		TimeKey:        "ts",
 		EncodeTime:     zapcore.RFC3339NanoTimeEncoder,
 		EncodeDuration: zapcore.StringDurationEncoder,
 	})
-	return zap.New(zapcore.NewCore(enc, ws, zapcore.InfoLevel)), closeFn, nil
+	return zap.New(zapcore.NewCore(enc, ws, zapcore.InfoLevel)), closeFn, rotate, nil
 }
 
 // restoreState loads a state file into the engine and returns the number
