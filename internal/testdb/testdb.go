@@ -57,12 +57,16 @@ type Options struct {
 }
 
 // Binary returns the path of mariadbd (or mysqld), or "" when none is installed.
-func Binary() string {
-	for _, name := range []string{"mariadbd", "mysqld"} {
+func Binary() string { return findTool("mariadbd", "mysqld") }
+
+// findTool looks names up on PATH, then in the usual install directories
+// (a minimal PATH often lacks the sbin ones).
+func findTool(names ...string) string {
+	for _, name := range names {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
-		for _, dir := range []string{"/usr/sbin", "/usr/local/sbin", "/usr/local/mysql/bin"} {
+		for _, dir := range []string{"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/local/mysql/bin"} {
 			p := filepath.Join(dir, name)
 			if _, err := os.Stat(p); err == nil {
 				return p
@@ -78,12 +82,9 @@ func Start(opts Options) (*Server, error) {
 	if bin == "" {
 		return nil, errors.New("no mariadbd binary found; " + InstallHint)
 	}
-	install, err := exec.LookPath("mariadb-install-db")
-	if err != nil {
-		install, err = exec.LookPath("mysql_install_db")
-		if err != nil {
-			return nil, errors.New("no mariadb-install-db found; " + InstallHint)
-		}
+	install := findTool("mariadb-install-db", "mysql_install_db")
+	if install == "" {
+		return nil, errors.New("no mariadb-install-db found; " + InstallHint)
 	}
 	// Keep the path short: unix socket paths are limited to 107 bytes.
 	dir, err := os.MkdirTemp("", "qldb-")
@@ -252,7 +253,7 @@ func Require(t testing.TB) *Server {
 		t.Skip("real-server test skipped in -short mode")
 	}
 	sharedOnce.Do(func() {
-		if Binary() == "" {
+		if Binary() == "" || findTool("mariadb-install-db", "mysql_install_db") == "" {
 			sharedErr = errSkip
 			return
 		}
