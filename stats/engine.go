@@ -281,6 +281,9 @@ func (w *writer) apply(ev *protocol.Event) {
 		return
 	}
 	fp := w.fp.Fingerprint(ev.SQL)
+	// A statement longer than the proxy's SQL cap arrives cut: its shape may
+	// differ from the whole statement's, so say so.
+	fp.Truncated = fp.Truncated || ev.SQLTruncated
 	k := aggKey{digest: fp.Digest, schema: ev.Schema}
 	a := w.aggs[k]
 	if a == nil {

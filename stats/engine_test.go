@@ -380,3 +380,15 @@ func TestMemoryBoundedShapes(t *testing.T) {
 		float64(end-min(base, end))/(1<<20), len(s.Digests), shapes-stats.DefaultMaxDigests-4096, growth>>10)
 	assert.Less(t, growth, int64(8<<20), "no growth once the bound is reached")
 }
+
+// TestTruncatedSQLFlagged: a statement the proxy cut at its SQL cap is
+// flagged, since its shape may differ from the whole statement's.
+func TestTruncatedSQLFlagged(t *testing.T) {
+	e := startEngine(t, stats.Config{})
+	ev := query("INSERT INTO blobs (id, b) VALUES (1, 0x0102", "shop", 0, time.Millisecond)
+	ev.SQLTruncated, ev.SQLLength = true, 40<<20
+	e.Observe(ev)
+	s := flush(t, e)
+	require.Len(t, s.Digests, 1)
+	assert.True(t, s.Digests[0].FingerprintTruncated)
+}
