@@ -96,6 +96,31 @@ func TestMySQL9(t *testing.T) {
 		assert.True(t, strings.HasPrefix(version, "TLSv1"), "%s: upstream leg is TLS (%q)", mode, version)
 		db.Close()
 	}
+
+	// Prepared statements (binary protocol), with and without TLS.
+	for _, mode := range []string{"false", "skip-verify"} {
+		c := mysql.NewConfig()
+		c.User, c.Passwd, c.Net, c.Addr, c.DBName, c.TLSConfig = my.User, my.Password, "tcp", ql.listen, "test", mode
+		c.InterpolateParams = false
+		db, err := sql.Open("mysql", c.FormatDSN())
+		require.NoError(t, err)
+		stmt, err := db.Prepare("SELECT ? + 1 AS prepared9, CONCAT(?, 'x') AS s9")
+		require.NoError(t, err)
+		for i := range 7 {
+			var n int
+			var str string
+			require.NoError(t, stmt.QueryRow(i, "v").Scan(&n, &str), mode)
+			assert.Equal(t, i+1, n)
+		}
+		require.NoError(t, stmt.Close())
+		db.Close()
+	}
+	require.Eventually(t, func() bool {
+		for _, d := range getDigests(t, ql.http, "q=prepared9") {
+			return d.Count == 14
+		}
+		return false
+	}, 5*time.Second, 50*time.Millisecond, "14 executes of the prepared statement, attributed to its SQL")
 }
 
 func writePEMCert(t *testing.T, dir string) (certFile, keyFile string) {
