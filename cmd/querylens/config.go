@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/querylens/querylens/proxy"
+	"github.com/querylens/querylens/report"
 	"github.com/querylens/querylens/stats"
 )
 
@@ -78,7 +79,8 @@ func (e *usageError) Error() string { return e.msg }
 
 func exitCode(err error) int {
 	var u *usageError
-	if errors.As(err, &u) {
+	var ru *report.UsageError
+	if errors.As(err, &u) || errors.As(err, &ru) {
 		return 2
 	}
 	return 1
@@ -241,6 +243,9 @@ func usage(w io.Writer) {
 
 Usage:
   querylens [run] [flags]   relay clients to --upstream and serve statistics on --http
+  querylens report [flags] [--from URL]... [SNAPSHOT]...
+                            a pt-query-digest-style report from live proxies and/or snapshot files
+                            (querylens report -h for its flags)
   querylens version         print the version
 
 Flags of run (each also read from the environment variable shown):

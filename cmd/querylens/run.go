@@ -25,6 +25,7 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/querylens/querylens/proxy"
+	"github.com/querylens/querylens/report"
 	"github.com/querylens/querylens/stats"
 )
 
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return serve(ctx, cfg, stdout, stderr)
+	case "report":
+		return report.Run(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "querylens", versionString())
 		return nil
@@ -71,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		usage(stdout)
 		return nil
 	default:
-		return &usageError{fmt.Sprintf("unknown command %q (want run, version or help)", cmd)}
+		return &usageError{fmt.Sprintf("unknown command %q (want run, report, version or help)", cmd)}
 	}
 }
 
