@@ -34,6 +34,9 @@ func TestSysbench(t *testing.T) {
 			// Tables are created and filled directly, not through querylens.
 			prep := runClient(t, 2*time.Minute, nil, nil, bin, append(common, "--mysql-port="+strconv.Itoa(s.Port), "prepare")...)
 			require.Equal(t, 0, prep.Code, "sysbench prepare: %s", prep)
+			// Its sessions may still be ending on the server (a CREATE INDEX
+			// was once recorded after the truncate below): wait them out.
+			s.waitIdle(t)
 
 			ql := startQuerylens(t, s.Addr)
 			_, port := hostPort(t, ql.Addr)
