@@ -434,6 +434,23 @@ func formatEvent(e *protocol.Event) string {
 	if e.SQLTruncated {
 		fmt.Fprintf(&b, " truncated(%d)", e.SQLLength)
 	}
+	if len(e.Params) > 0 {
+		b.WriteString(" params=[")
+		for i, p := range e.Params {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(p.String())
+		}
+		b.WriteString("]")
+	}
+	if e.ParamCount > len(e.Params) && e.BulkRows == 0 {
+		fmt.Fprintf(&b, " param_count=%d", e.ParamCount)
+	}
+	num("bulk", uint64(e.BulkRows))
+	if e.ParamsUndecodable {
+		b.WriteString(" params_undecodable")
+	}
 	for _, a := range e.QueryAttributes {
 		fmt.Fprintf(&b, " attr[%s=%s]", a.Key, a.Value)
 	}
@@ -449,4 +466,12 @@ func formatEvents(evs []*protocol.Event) []string {
 		out[i] = formatEvent(e)
 	}
 	return out
+}
+
+func TestDumpTmp(t *testing.T) {
+	c, _ := readCapture(framesPath("gosql_params"))
+	evs, _ := replay(c, protocol.SessionConfig{}, nil, false)
+	for _, s := range formatEvents(evs) {
+		fmt.Printf("%q,\n", s)
+	}
 }

@@ -39,6 +39,22 @@ type command struct {
 
 	left uint64 // column definitions / PREPARE packets still expected
 
+	// req is the payload of an EXECUTE or BULK_EXECUTE, decoded when its
+	// response starts (§0, §12): the framer's packet while the command is
+	// handled at once, a copy (reqCopy) while it waits behind others, nil
+	// when that copy was over budget (reqLost). reqLen is the full payload
+	// length.
+	req     []byte
+	reqLen  int
+	reqCopy bool
+	reqLost bool
+
+	// SEND_LONG_DATA: the parameter, the bytes sent, and whether the
+	// statement was known when the command reached the head of the queue.
+	param    uint16
+	dataLen  uint64
+	longData bool
+
 	// prep holds the statement being created by a PREPARE.
 	prep stmtInfo
 	// user and schema of a COM_CHANGE_USER; option of a COM_SET_OPTION.
@@ -86,8 +102,12 @@ func (s *Session) startCommand(p *packet) {
 		}
 	}
 	switch cmd {
-	case ComQuit, ComStmtClose, ComStmtSendLongData:
+	case ComQuit, ComStmtClose:
 		c.kind = respNone
+	case ComStmtSendLongData:
+		c.kind = respNone
+		c.param, _, _ = readU16(data, 5)
+		c.dataLen = uint64(max(p.length-7, 0))
 	case ComQuery:
 		s.querySQL(ev, p)
 	case ComInitDB, ComCreateDB, ComDropDB:
@@ -97,6 +117,9 @@ func (s *Session) startCommand(p *packet) {
 		s.copySQL(ev, data[1:], p.length-1)
 	case ComStmtExecute, ComStmtBulkExecute:
 		c.binary = true
+		if c.hasStmt {
+			c.req, c.reqLen = data, p.length
+		}
 	case ComStmtFetch:
 		c.kind = respFetch
 	case ComFieldList:
@@ -119,8 +142,18 @@ func (s *Session) startCommand(p *packet) {
 		}
 	}
 	s.push(c)
-	if s.qLen == 1 && s.phase == PhaseCommand {
-		s.drainZeroReply()
+	if s.qLen == 1 {
+		// At the head of the queue: every earlier response is in, so the
+		// statement table is as the server has it. Resolve the statement
+		// (and decode the parameters) now, while the packet is at hand.
+		s.resolve(s.head())
+		if s.phase == PhaseCommand {
+			s.drainZeroReply()
+		}
+	} else if t := s.tail(); t.req != nil {
+		// Behind other commands (pipelined): decode when the response
+		// starts, from a copy.
+		s.keepRequest(t, t.req)
 	}
 }
 
@@ -203,13 +236,14 @@ func (s *Session) queryAttributes(ev *Event, data []byte, pos int) (int, bool) {
 			}
 			continue
 		}
-		start := vals
-		if vals, ok = skipBinaryValue(data, vals, uint8(typ)); !ok {
+		v, next, _, st := paramValue(data, vals, FieldType(typ), s.flavor == FlavorMariaDB)
+		if st != valueOK && st != valueNone {
 			return vals, false
 		}
+		vals = next
 		if len(ev.QueryAttributes) < maxQueryAttrs {
 			ev.QueryAttributes = append(ev.QueryAttributes,
-				Attr{Key: string(name), Value: formatBinaryValue(data[start:vals], uint8(typ), typ&0x8000 != 0)})
+				Attr{Key: string(name), Value: formatBinaryValue(v, FieldType(typ), typ&0x8000 != 0)})
 		}
 	}
 	return vals, true
@@ -332,15 +366,39 @@ func (s *Session) applyOK(c *command) {
 			s.multiStmt = false
 		}
 	case ComStmtReset:
-		s.stmts.setCursor(c.ev.StmtID, false)
+		// Closes the cursor and forgets the long data; the statement and
+		// its types stay.
+		if st, ok := s.stmts.m[c.ev.StmtID]; ok {
+			st.cursor = false
+			st.clearLongData()
+			s.stmts.update(c.ev.StmtID, st)
+		}
+	}
+}
+
+// errUnknownStmtHandler is ER_UNKNOWN_STMT_HANDLER: the statement id a
+// command named does not exist on the server.
+const errUnknownStmtHandler = 1243
+
+// applyErr applies what an ERR ending a command's response says about the
+// session. A statement the server does not know is forgotten: after a
+// failed COM_CHANGE_USER (which may or may not have reset the session, §11)
+// or a capture that missed a close, the table heals itself this way.
+func (s *Session) applyErr(c *command) {
+	if c.ev.ErrorCode == errUnknownStmtHandler && c.hasStmt && c.resolved {
+		s.stmts.remove(c.ev.StmtID)
 	}
 }
 
 // applyZeroReply applies the effect of a command that gets no response,
 // once it reaches the head of the queue.
 func (s *Session) applyZeroReply(c *command) {
-	if c.ev.Command == ComStmtClose && c.resolved {
+	switch {
+	case !c.resolved:
+	case c.ev.Command == ComStmtClose:
 		s.stmts.remove(c.ev.StmtID)
+	case c.ev.Command == ComStmtSendLongData:
+		s.sendLongData(c)
 	}
 }
 
@@ -372,6 +430,9 @@ func (s *Session) finishHead(incomplete bool) {
 		ev.Incomplete = true
 	default:
 		ev.End = s.now
+		if ev.ErrorCode != 0 {
+			s.applyErr(c)
+		}
 	}
 	if !ev.End.IsZero() {
 		s.lastEnd = ev.End

@@ -175,3 +175,85 @@ const (
 	// mariaDBProgressCode is the ERR code MariaDB uses for progress reports.
 	mariaDBProgressCode = 0xFFFF
 )
+
+// FieldType is a column or parameter type byte (enum_field_types), as sent
+// in column definitions, in COM_STMT_EXECUTE parameter types and in binary
+// rows.
+// https://dev.mysql.com/doc/dev/mysql-server/latest/field__types_8h.html
+// https://mariadb.com/kb/en/result-set-packets/#field-types
+type FieldType uint8
+
+// Field types. TIMESTAMP2, DATETIME2, TIME2 and TYPED_ARRAY occur only in
+// binlogs and server internals, never in the client protocol.
+const (
+	TypeDecimal    FieldType = 0x00
+	TypeTiny       FieldType = 0x01
+	TypeShort      FieldType = 0x02
+	TypeLong       FieldType = 0x03
+	TypeFloat      FieldType = 0x04
+	TypeDouble     FieldType = 0x05
+	TypeNull       FieldType = 0x06
+	TypeTimestamp  FieldType = 0x07
+	TypeLongLong   FieldType = 0x08
+	TypeInt24      FieldType = 0x09
+	TypeDate       FieldType = 0x0A
+	TypeTime       FieldType = 0x0B
+	TypeDatetime   FieldType = 0x0C
+	TypeYear       FieldType = 0x0D
+	TypeNewDate    FieldType = 0x0E
+	TypeVarchar    FieldType = 0x0F
+	TypeBit        FieldType = 0x10
+	TypeTimestamp2 FieldType = 0x11
+	TypeDatetime2  FieldType = 0x12
+	TypeTime2      FieldType = 0x13
+	TypeTypedArray FieldType = 0x14
+	TypeVector     FieldType = 0xF2 // MySQL 9
+	TypeJSON       FieldType = 0xF5
+	TypeNewDecimal FieldType = 0xF6
+	TypeEnum       FieldType = 0xF7
+	TypeSet        FieldType = 0xF8
+	TypeTinyBlob   FieldType = 0xF9
+	TypeMediumBlob FieldType = 0xFA
+	TypeLongBlob   FieldType = 0xFB
+	TypeBlob       FieldType = 0xFC
+	TypeVarString  FieldType = 0xFD
+	TypeString     FieldType = 0xFE
+	TypeGeometry   FieldType = 0xFF
+)
+
+var fieldTypeNames = [...]string{
+	TypeDecimal: "decimal", TypeTiny: "tiny", TypeShort: "short", TypeLong: "long",
+	TypeFloat: "float", TypeDouble: "double", TypeNull: "null", TypeTimestamp: "timestamp",
+	TypeLongLong: "longlong", TypeInt24: "int24", TypeDate: "date", TypeTime: "time",
+	TypeDatetime: "datetime", TypeYear: "year", TypeNewDate: "newdate", TypeVarchar: "varchar",
+	TypeBit: "bit", TypeTimestamp2: "timestamp2", TypeDatetime2: "datetime2", TypeTime2: "time2",
+	TypeTypedArray: "typed_array",
+}
+
+var fieldTypeNamesHigh = [...]string{ // from 0xF2
+	TypeVector - 0xF2: "vector", TypeJSON - 0xF2: "json", TypeNewDecimal - 0xF2: "newdecimal",
+	TypeEnum - 0xF2: "enum", TypeSet - 0xF2: "set", TypeTinyBlob - 0xF2: "tiny_blob",
+	TypeMediumBlob - 0xF2: "medium_blob", TypeLongBlob - 0xF2: "long_blob", TypeBlob - 0xF2: "blob",
+	TypeVarString - 0xF2: "var_string", TypeString - 0xF2: "string", TypeGeometry - 0xF2: "geometry",
+}
+
+// String returns the lower-case type name without the MYSQL_TYPE_ prefix
+// ("longlong", "var_string"), or "unknown". The set of names is closed.
+func (t FieldType) String() string {
+	var name string
+	switch {
+	case int(t) < len(fieldTypeNames):
+		name = fieldTypeNames[t]
+	case t >= 0xF2:
+		name = fieldTypeNamesHigh[t-0xF2]
+	}
+	if name == "" {
+		return "unknown"
+	}
+	return name
+}
+
+// GoString helps test failure output.
+func (t FieldType) GoString() string {
+	return "FieldType(0x" + strconv.FormatUint(uint64(t), 16) + ")"
+}

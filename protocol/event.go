@@ -1,6 +1,11 @@
 package protocol
 
-import "time"
+import (
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
 
 // Event describes one command and its complete response, or the outcome of a
 // connection's handshake (Command == ComConnect). A Session allocates a fresh
@@ -33,11 +38,35 @@ type Event struct {
 	// "last prepared", resolved to the real id when known).
 	StmtID uint32
 
-	// QueryAttributes are the attributes a COM_QUERY carried under
-	// CLIENT_QUERY_ATTRIBUTES (MySQL 8.0.23+): at most 16, values rendered
-	// as text (integers, floats, strings; temporal values empty; NULL
-	// empty). nil when there were none.
+	// QueryAttributes are the attributes a COM_QUERY or COM_STMT_EXECUTE
+	// carried under CLIENT_QUERY_ATTRIBUTES (MySQL 8.0.23+): at most 16,
+	// values rendered as text (integers, floats, strings; temporal values
+	// empty; NULL empty). nil when there were none.
 	QueryAttributes []Attr
+
+	// Params are the decoded parameters of a COM_STMT_EXECUTE, in
+	// placeholder order, or of a COM_STMT_BULK_EXECUTE, one parameter set
+	// after another (set k is Params[k*ParamCount:(k+1)*ParamCount]).
+	// Decoding happens when the response starts, against the statement as
+	// the server knew it then (§10). At most 64 parameters are kept (for
+	// BULK, at most 4 sets); more are counted in ParamCount and BulkRows.
+	// Each value is cut to SessionConfig.MaxParamBytes. The strings of one
+	// event share one backing allocation.
+	Params []Param
+	// ParamCount is the statement's number of placeholders (num_params of
+	// its PREPARE response) when known; query attributes are not counted.
+	ParamCount int
+	// ParamsUndecodable is set when the parameters could not all be
+	// decoded: the statement or its parameter types were not seen (the
+	// capture started late, or the types were bound before it), a type is
+	// unknown, the packet is malformed, or it was cut by the copy limit
+	// before its last value. Params then holds the values decoded before
+	// the point where decoding stopped. The command is timed and counted
+	// as usual.
+	ParamsUndecodable bool
+	// BulkRows is the number of parameter sets of a COM_STMT_BULK_EXECUTE
+	// (a lower bound when ParamsUndecodable is set).
+	BulkRows int
 
 	// Connection attributes at the time the command was sent.
 	User       string
@@ -102,4 +131,308 @@ func (e *Event) TimeToFirstByte() time.Duration {
 		return 0
 	}
 	return e.FirstResponse.Sub(e.Sent)
+}
+
+// Param is one parameter value of a COM_STMT_EXECUTE or of a parameter set
+// of a COM_STMT_BULK_EXECUTE, decoded from the binary protocol (§10.4).
+//
+// Value holds, by Type:
+//
+//	TINY, SHORT, LONG, LONGLONG       int64, or uint64 when Unsigned
+//	FLOAT, DOUBLE                     float32, float64
+//	DATE, DATETIME, TIMESTAMP         time.Time in UTC, or in a fixed zone for
+//	                                  MySQL's 13-byte form with a UTC offset;
+//	                                  the zero Time for a zero date; a string
+//	                                  "YYYY-MM-DD hh:mm:ss.ffffff" when the
+//	                                  fields make no calendar date (month 0...)
+//	TIME                              time.Duration, or a string
+//	                                  "[-]hhh:mm:ss.ffffff" when it overflows
+//	any other type                    string: the bytes as sent, cut to the
+//	                                  per-value cap (decimal text for DECIMAL)
+//	NULL bitmap bit, BULK NULL        nil, with Null set (see below for MariaDB)
+//
+// The types follow the server, not binary result rows: MySQL reads
+// parameters typed YEAR, INT24, NEWDATE, BIT, JSON, GEOMETRY, VECTOR or
+// NULL (with the NULL bit clear) as length-prefixed strings, so they decode
+// to strings; MariaDB reads no bytes for YEAR, INT24, BIT and GEOMETRY and
+// binds NULL, so they decode to nil with Null set.
+//
+// A parameter fed by COM_STMT_SEND_LONG_DATA has LongData set, a nil Value
+// (its bytes are not kept) and Length the number of bytes sent.
+type Param struct {
+	Type     FieldType // type byte as bound by the client
+	Unsigned bool      // the type's unsigned flag (0x80 of the flag byte)
+	Null     bool      // NULL: by the NULL bitmap, the BULK indicator or type NULL
+	LongData bool      // the value came via COM_STMT_SEND_LONG_DATA and is not kept
+	// Default and Ignore are the DEFAULT and IGNORE indicators of a
+	// COM_STMT_BULK_EXECUTE parameter set: no value was sent.
+	Default bool
+	Ignore  bool
+	// Truncated reports that Value holds only a prefix of a longer value
+	// (SessionConfig.MaxParamBytes, cut at a UTF-8 boundary).
+	Truncated bool
+	// Length is the full length in bytes of a string-like value on the
+	// wire, or the bytes sent by SEND_LONG_DATA; 0 for the other types.
+	Length int
+	// Name is the parameter's name when the client sent one (query
+	// attributes, MySQL 8.0.23+); usually empty.
+	Name  string
+	Value any
+}
+
+// String returns the value rendered as a SQL literal (see AppendSQLLiteral).
+func (p Param) String() string { return string(p.AppendSQLLiteral(nil)) }
+
+// AppendSQLLiteral appends the value rendered as a SQL literal to dst, in a
+// stable form meant for query samples:
+//
+//	NULL, DEFAULT, IGNORE
+//	42  -7  18446744073709551615  1.5  2.5e+30  12.50 (DECIMAL text)
+//	'it''s'  with backslash escapes for \\ \0 \n \r \t \b \Z (MySQL's default sql_mode)
+//	X'00ff'  for BIT, GEOMETRY, VECTOR and strings that are not printable UTF-8
+//	'2025-01-02'  '2025-01-02 03:04:05'  '2025-01-02 03:04:05.000123'  '…+05:30'
+//	'-838:59:59.000001' (TIME)
+//
+// A truncated value is followed by a comment giving its full length,
+// and a long-data parameter renders as an empty string and a comment with
+// its length:
+//
+//	'abc' /* truncated, 70000 bytes */
+//	'' /* long data, 5 bytes */
+//
+// NaN and infinities, which SQL cannot spell, render as quoted strings.
+func (p Param) AppendSQLLiteral(dst []byte) []byte {
+	switch {
+	case p.Default:
+		return append(dst, "DEFAULT"...)
+	case p.Ignore:
+		return append(dst, "IGNORE"...)
+	case p.LongData:
+		dst = append(dst, "'' /* long data, "...)
+		dst = strconv.AppendInt(dst, int64(p.Length), 10)
+		return append(dst, " bytes */"...)
+	case p.Null || p.Value == nil:
+		return append(dst, "NULL"...)
+	}
+	switch v := p.Value.(type) {
+	case int64:
+		dst = strconv.AppendInt(dst, v, 10)
+	case uint64:
+		dst = strconv.AppendUint(dst, v, 10)
+	case float32:
+		dst = appendFloat(dst, float64(v), 32)
+	case float64:
+		dst = appendFloat(dst, v, 64)
+	case bool:
+		if v {
+			return append(dst, "TRUE"...)
+		}
+		return append(dst, "FALSE"...)
+	case string:
+		dst = appendStringLiteral(dst, v, p.Type)
+	case []byte:
+		dst = appendStringLiteral(dst, string(v), p.Type)
+	case time.Time:
+		dst = append(dst, '\'')
+		dst = appendDateTime(dst, v, p.Type == TypeDate)
+		dst = append(dst, '\'')
+	case time.Duration:
+		dst = append(dst, '\'')
+		dst = appendDuration(dst, v)
+		dst = append(dst, '\'')
+	default:
+		return append(dst, '?')
+	}
+	if p.Truncated {
+		dst = append(dst, " /* truncated, "...)
+		dst = strconv.AppendInt(dst, int64(p.Length), 10)
+		dst = append(dst, " bytes */"...)
+	}
+	return dst
+}
+
+func appendFloat(dst []byte, f float64, bits int) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		dst = append(dst, '\'')
+		dst = strconv.AppendFloat(dst, f, 'g', -1, bits)
+		return append(dst, '\'')
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, bits)
+}
+
+// appendStringLiteral renders a string value: decimal text bare, binary
+// types and unprintable bytes in hex, the rest quoted.
+func appendStringLiteral(dst []byte, v string, typ FieldType) []byte {
+	switch typ {
+	case TypeDecimal, TypeNewDecimal:
+		if isDecimalText(v) {
+			return append(dst, v...)
+		}
+	case TypeBit, TypeGeometry, TypeVector:
+		return appendHexLiteral(dst, v)
+	}
+	if !isPrintable(v) {
+		return appendHexLiteral(dst, v)
+	}
+	dst = append(dst, '\'')
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\'':
+			dst = append(dst, '\'', '\'')
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case 0:
+			dst = append(dst, '\\', '0')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case 0x1A:
+			dst = append(dst, '\\', 'Z')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '\'')
+}
+
+// isPrintable reports whether v is valid UTF-8 without control characters
+// other than those appendStringLiteral escapes.
+func isPrintable(v string) bool {
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c < utf8.RuneSelf {
+			if (c < 0x20 && c != 0 && c != '\n' && c != '\r' && c != '\t' && c != '\b' && c != 0x1A) || c == 0x7F {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// isDecimalText reports whether v is a plain decimal number: an optional
+// sign, digits with at most one point, an optional exponent.
+func isDecimalText(v string) bool {
+	i := 0
+	if i < len(v) && (v[i] == '-' || v[i] == '+') {
+		i++
+	}
+	digits, point := 0, false
+	for ; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !point:
+			point = true
+		default:
+			if digits == 0 || (c != 'e' && c != 'E') {
+				return false
+			}
+			i++
+			if i < len(v) && (v[i] == '-' || v[i] == '+') {
+				i++
+			}
+			exp := 0
+			for ; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
+				exp++
+			}
+			return exp > 0 && i == len(v)
+		}
+	}
+	return digits > 0
+}
+
+func appendHexLiteral(dst []byte, v string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, 'X', '\'')
+	for i := 0; i < len(v); i++ {
+		dst = append(dst, hex[v[i]>>4], hex[v[i]&0x0F])
+	}
+	return append(dst, '\'')
+}
+
+// appendDateTime renders YYYY-MM-DD[ hh:mm:ss[.ffffff][±hh:mm]]; the zero
+// Time is MySQL's zero date.
+func appendDateTime(dst []byte, t time.Time, dateOnly bool) []byte {
+	if t.IsZero() {
+		if dateOnly {
+			return append(dst, "0000-00-00"...)
+		}
+		return append(dst, "0000-00-00 00:00:00"...)
+	}
+	y, mo, d := t.Date()
+	dst = appendPadded(dst, y, 4)
+	dst = append(dst, '-')
+	dst = appendPadded(dst, int(mo), 2)
+	dst = append(dst, '-')
+	dst = appendPadded(dst, d, 2)
+	if dateOnly {
+		return dst
+	}
+	h, mi, s := t.Clock()
+	dst = append(dst, ' ')
+	dst = appendPadded(dst, h, 2)
+	dst = append(dst, ':')
+	dst = appendPadded(dst, mi, 2)
+	dst = append(dst, ':')
+	dst = appendPadded(dst, s, 2)
+	if us := t.Nanosecond() / 1000; us != 0 {
+		dst = append(dst, '.')
+		dst = appendPadded(dst, us, 6)
+	}
+	if t.Location() != time.UTC {
+		_, off := t.Zone()
+		sign := byte('+')
+		if off < 0 {
+			sign, off = '-', -off
+		}
+		dst = append(dst, sign)
+		dst = appendPadded(dst, off/3600, 2)
+		dst = append(dst, ':')
+		dst = appendPadded(dst, off/60%60, 2)
+	}
+	return dst
+}
+
+// appendDuration renders a TIME value: [-]h:mm:ss[.ffffff], hours not
+// wrapped at 24.
+func appendDuration(dst []byte, d time.Duration) []byte {
+	u := uint64(d)
+	if d < 0 {
+		dst = append(dst, '-')
+		u = -u
+	}
+	us := u / 1000 % 1e6
+	s := u / 1e9
+	dst = appendPadded(dst, int(s/3600), 2)
+	dst = append(dst, ':')
+	dst = appendPadded(dst, int(s/60%60), 2)
+	dst = append(dst, ':')
+	dst = appendPadded(dst, int(s%60), 2)
+	if us != 0 {
+		dst = append(dst, '.')
+		dst = appendPadded(dst, int(us), 6)
+	}
+	return dst
+}
+
+// appendPadded appends a non-negative n with at least width digits.
+func appendPadded(dst []byte, n, width int) []byte {
+	var buf [20]byte
+	b := strconv.AppendInt(buf[:0], int64(n), 10)
+	for i := len(b); i < width; i++ {
+		dst = append(dst, '0')
+	}
+	return append(dst, b...)
 }

@@ -20,6 +20,7 @@ func (s *Session) Footprint() int {
 		}
 	}
 	n += cap(s.q) * int(unsafe.Sizeof(command{}))
+	n += s.pendingReq + cap(s.params.arena) + cap(s.params.spans)*int(unsafe.Sizeof(paramSpan{}))
 	return n + s.stmts.bytes
 }
 
@@ -47,3 +48,30 @@ func (t *TestFramer) BufCap() int { return cap(t.f.buf) }
 
 // AtBoundary reports whether no packet is partly read.
 func (t *TestFramer) AtBoundary() bool { return t.f.hdrN == 0 && !t.f.cont && t.f.remain == 0 }
+
+// DecodeParams runs the parameter decoder alone on an EXECUTE (or, with
+// bulk, a BULK_EXECUTE) payload, for a statement with numParams
+// placeholders whose remembered types are types (nil: none) and whose
+// parameters in long are fed by SEND_LONG_DATA. It returns the event and
+// the types remembered afterwards.
+func DecodeParams(payload []byte, bulk bool, numParams uint16, types []uint16, long []uint64,
+	qa, mariaDB bool, maxParamBytes int) (*Event, []uint16) {
+	d := paramDecoder{maxBytes: maxParamBytes, mariaDB: mariaDB}
+	if d.maxBytes <= 0 {
+		d.maxBytes = defaultMaxParamBytes
+	}
+	st := &stmtInfo{params: numParams, types: types, long: long}
+	for i := range st.long {
+		if st.long[i] != 0 {
+			st.long[i] |= longDataSet
+		}
+	}
+	ev := &Event{Command: ComStmtExecute}
+	if bulk {
+		ev.Command = ComStmtBulkExecute
+		d.bulk(ev, payload, len(payload), st)
+	} else {
+		d.execute(ev, payload, len(payload), st, qa)
+	}
+	return ev, st.types
+}

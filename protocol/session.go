@@ -150,6 +150,9 @@ type SessionConfig struct {
 	// Handler receives each finished event, synchronously from Feed or
 	// Close, and owns it. It must not call Feed or Close.
 	Handler func(*Event)
+	// MaxParamBytes caps each parameter value copied into Event.Params
+	// (strings, decimals, JSON...); 0 means 256 bytes.
+	MaxParamBytes int
 	// DecryptedTLS tells the session that after an SSLRequest it will be fed
 	// the decrypted stream (a proxy terminating TLS on both legs) rather than
 	// TLS records: decoding then goes on with the HandshakeResponse.
@@ -213,6 +216,10 @@ type Session struct {
 	upload  bool // a LOCAL INFILE upload is under way: client packets are file data
 	lastEnd time.Time
 	stmts   stmtTable
+	params  paramDecoder
+	// pendingReq counts the bytes of the EXECUTE copies held by commands
+	// waiting in the queue (maxPendingReq).
+	pendingReq int
 }
 
 // NewSession returns a Session waiting for the server's greeting.
@@ -220,6 +227,10 @@ func NewSession(cfg SessionConfig) *Session {
 	s := &Session{cfg: cfg, maxSQL: cfg.MaxSQLBytes}
 	if s.maxSQL <= 0 {
 		s.maxSQL = defaultMaxSQLBytes
+	}
+	s.params.maxBytes = cfg.MaxParamBytes
+	if s.params.maxBytes <= 0 {
+		s.params.maxBytes = defaultMaxParamBytes
 	}
 	return s
 }
@@ -405,7 +416,9 @@ func (s *Session) release() {
 	}
 	s.q = nil
 	s.qHead = 0
+	s.pendingReq = 0
 	s.stmts.clear()
+	s.params = paramDecoder{maxBytes: s.params.maxBytes}
 }
 
 func (s *Session) emit(ev *Event) {

@@ -276,7 +276,7 @@ func TestResponses(t *testing.T) {
 				f.server(packet(1, okPayload(0, 0, 0, 2, 0)))
 				f.server(packet(1, errPayload(1243, "HY000", "Unknown prepared statement handler")))
 			},
-			want: []string{`stmt_prepare "DO ?" stmt=1 results=1`, `stmt_execute "DO ?" stmt=1 results=1`,
+			want: []string{`stmt_prepare "DO ?" stmt=1 results=1`, `stmt_execute "DO ?" stmt=1 results=1 params=[1]`,
 				`stmt_close "DO ?" stmt=1`, `stmt_execute stmt=1 err=1243`},
 		},
 		{
