@@ -327,7 +327,12 @@ func (s *Session) unsolicitedPacket(p *packet) {
 // changeUserResponse follows the authentication exchange of a
 // COM_CHANGE_USER (§11): MariaDB always answers with an AuthSwitchRequest
 // first. On OK the session is reset: new user and schema, no prepared
-// statements.
+// statements. On ERR the server may or may not have reset the session, so
+// the statement table is kept as it is and trusted only as far as the
+// server confirms it: statement commands never depend on it to find where
+// a response ends, their parameters are decoded leniently (what fails to
+// decode is marked undecodable), and an ERR 1243 (unknown statement) makes
+// the session forget that statement (applyErr).
 func (s *Session) changeUserResponse(c *command, p *packet) bool {
 	kind, name := classifyAuth(p, s.flavor)
 	s.setPlugin(name)

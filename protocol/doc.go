@@ -36,14 +36,27 @@
 //   - Memory is bounded: a session copies at most a capped prefix of each
 //     logical packet (MaxSQLBytes plus 4 KiB from the client, 4 KiB from the
 //     server) and only when the packet spans chunks; rows are counted from
-//     their first byte and length, never copied. LOCAL INFILE contents and
-//     auth data are never kept (copies made while parsing a
-//     HandshakeResponse or COM_CHANGE_USER are zeroed). The statement table,
-//     the FIFO and the connection attributes have fixed limits. The one
-//     exception is the compressed protocol, where a frame body that spans
-//     chunks is collected whole (up to 16 MiB) before it is inflated.
+//     their first byte and length, never copied. LOCAL INFILE contents,
+//     SEND_LONG_DATA contents and auth data are never kept (copies made
+//     while parsing a HandshakeResponse or COM_CHANGE_USER are zeroed). An
+//     EXECUTE pipelined behind other commands keeps a copy of that prefix
+//     until its response starts, within 1 MiB per session (beyond it its
+//     parameters are not decoded). The statement table (with remembered
+//     parameter types), the FIFO and the connection attributes have fixed
+//     limits. The one exception is the compressed protocol, where a frame
+//     body that spans chunks is collected whole (up to 16 MiB) before it is
+//     inflated.
 //   - Steady-state framing allocates nothing: per command, a session
-//     allocates its Event and one copy of its SQL.
+//     allocates its Event and one copy of its SQL. An EXECUTE or
+//     BULK_EXECUTE adds its Params slice, one string holding all its string
+//     parameter values (each cut to MaxParamBytes), and the boxing of values
+//     into Param.Value (free for integers below 256 and empty strings).
+//   - Parameters are decoded when the EXECUTE's response starts, against
+//     the statement table as the server had it then (§0, §12): a PREPARE,
+//     CLOSE, SEND_LONG_DATA or RESET pipelined ahead of it has been applied,
+//     and MariaDB's statement id 0xFFFFFFFF resolves to the last PREPARE
+//     that succeeded before it. Values are read the way the server reads
+//     them, which differs between MySQL and MariaDB (see Param).
 //
 // # Concurrency
 //

@@ -162,17 +162,18 @@ func (e *Event) TimeToFirstByte() time.Duration {
 type Param struct {
 	Type     FieldType // type byte as bound by the client
 	Unsigned bool      // the type's unsigned flag (0x80 of the flag byte)
-	Null     bool      // NULL: by the NULL bitmap, the BULK indicator or type NULL
+	Null     bool      // NULL: by the NULL bitmap, the BULK indicator, or MariaDB's reading of the type
 	LongData bool      // the value came via COM_STMT_SEND_LONG_DATA and is not kept
 	// Default and Ignore are the DEFAULT and IGNORE indicators of a
 	// COM_STMT_BULK_EXECUTE parameter set: no value was sent.
 	Default bool
 	Ignore  bool
-	// Truncated reports that Value holds only a prefix of a longer value
-	// (SessionConfig.MaxParamBytes, cut at a UTF-8 boundary).
+	// Truncated reports that Value holds only a prefix of a longer string:
+	// cut to SessionConfig.MaxParamBytes (at a UTF-8 boundary), or by the
+	// end of the part of the packet the session kept.
 	Truncated bool
-	// Length is the full length in bytes of a string-like value on the
-	// wire, or the bytes sent by SEND_LONG_DATA; 0 for the other types.
+	// Length is the length in bytes a string value declares on the wire,
+	// or the bytes sent by SEND_LONG_DATA; 0 for the other types.
 	Length int
 	// Name is the parameter's name when the client sent one (query
 	// attributes, MySQL 8.0.23+); usually empty.

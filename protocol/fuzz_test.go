@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/querylens/querylens/protocol"
 )
@@ -326,4 +327,128 @@ func BenchmarkFraming(b *testing.B) {
 			}
 		}
 	}
+}
+
+// FuzzExecuteParams fuzzes the parameter decoder alone: an EXECUTE (or
+// BULK_EXECUTE) payload for a statement with numParams placeholders whose
+// remembered types are typesRaw (pairs of type and flag bytes; none when
+// empty). mode picks BULK (bit 0), QUERY_ATTRIBUTES (bit 1), MariaDB's
+// reading of values (bit 2), long data for the first parameter (bit 3) and
+// the value cap (the high bits).
+func FuzzExecuteParams(f *testing.F) {
+	for _, c := range seedCaptures(f) {
+		for _, s := range executeSeeds(c) {
+			f.Add(s.payload, s.numParams, s.types, s.mode)
+		}
+	}
+	// MySQL 8 with query attributes: two placeholders, two attributes.
+	f.Add(execPayload(1, 0x08, []bind{{typ: protocol.TypeLong, val: le32(1)}, {typ: protocol.TypeVarString, val: lenencBytes("x")},
+		{typ: protocol.TypeVarString, name: "traceparent", val: lenencBytes("00-abc")}, {typ: protocol.TypeNull, name: "z", null: true}},
+		true, true), uint16(2), []byte{}, uint8(2))
+	f.Add(execPayload(1, 0, []bind{{typ: protocol.TypeDatetime, val: dateBytes(13, 2025, 1, 2, 3, 4, 5, 6, -60)},
+		{typ: protocol.TypeTime, val: timeBytes(12, true, 1, 2, 3, 4, 5)}, {typ: protocol.TypeYear, val: lenencBytes("2025")}},
+		false, false), uint16(3), []byte{0x0C, 0, 0x0B, 0, 0x0D, 0}, uint8(0))
+	f.Add(cat(stmtCmd(protocol.ComStmtBulkExecute, 1, 0x80, 0, 0x03, 0x80, 0xFD, 0), []byte{0}, le32(1), []byte{2, 1, 3}),
+		uint16(2), []byte{}, uint8(1|4))
+	f.Fuzz(func(t *testing.T, payload []byte, numParams uint16, typesRaw []byte, mode uint8) {
+		var types []uint16
+		for i := 0; i+1 < len(typesRaw); i += 2 {
+			types = append(types, uint16(typesRaw[i])|uint16(typesRaw[i+1])<<8)
+		}
+		var long []uint64
+		if mode&8 != 0 && numParams > 0 {
+			long = []uint64{uint64(len(payload))}
+		}
+		maxBytes := 1 + int(mode>>4)*20
+		bulk := mode&1 != 0
+		ev, _ := protocol.DecodeParams(payload, bulk, numParams, types, long, mode&2 != 0, mode&4 != 0, maxBytes)
+		if ev.ParamCount != int(numParams) {
+			t.Fatalf("ParamCount %d, want %d", ev.ParamCount, numParams)
+		}
+		keep := min(int(numParams), 64)
+		if bulk {
+			keep = min(4*int(numParams), 64)
+		}
+		if len(ev.Params) > keep || len(ev.QueryAttributes) > 16 {
+			t.Fatalf("%d params, %d attributes kept", len(ev.Params), len(ev.QueryAttributes))
+		}
+		if !bulk && !ev.ParamsUndecodable && len(ev.Params) != keep && len(payload) > 10 {
+			t.Fatalf("decodable, but %d params of %d", len(ev.Params), keep)
+		}
+		if bulk && !ev.ParamsUndecodable && len(ev.Params) != min(keep, ev.BulkRows*int(numParams)) {
+			t.Fatalf("decodable, but %d params for %d sets", len(ev.Params), ev.BulkRows)
+		}
+		for i, p := range ev.Params {
+			if s, ok := p.Value.(string); ok && len(s) > max(maxBytes, 32) {
+				t.Fatalf("param %d: %d bytes kept, cap %d", i, len(s), maxBytes)
+			}
+			if s, ok := p.Value.(string); ok && p.Truncated != (len(s) < p.Length) {
+				t.Fatalf("param %d: %d of %d bytes kept, truncated %v", i, len(s), p.Length, p.Truncated)
+			}
+			if lit := p.String(); !utf8.ValidString(lit) {
+				t.Fatalf("param %d: literal %q is not UTF-8", i, lit)
+			}
+		}
+	})
+}
+
+// executeSeed is one EXECUTE or BULK_EXECUTE of a capture, with what the
+// session knew of its statement.
+type executeSeed struct {
+	payload   []byte
+	numParams uint16
+	types     []byte
+	mode      uint8
+}
+
+// executeSeeds pairs the EXECUTE and BULK_EXECUTE packets of a capture's
+// client stream with their events (both in FIFO order).
+func executeSeeds(c *capture) []executeSeed {
+	evs, s := replay(c, protocol.SessionConfig{}, nil, true)
+	if s.Info().Compression != protocol.CompressionNone {
+		return nil
+	}
+	var execs []*protocol.Event
+	for _, e := range evs {
+		if e.Command == protocol.ComStmtExecute || e.Command == protocol.ComStmtBulkExecute {
+			execs = append(execs, e)
+		}
+	}
+	fr := protocol.NewTestFramer(1 << 20)
+	var out []executeSeed
+	for _, ch := range c.Chunks {
+		if ch.Dir != protocol.FromClient {
+			continue
+		}
+		for data := ch.Data; len(data) > 0 && len(out) < len(execs); {
+			n, done := fr.Advance(data)
+			data = data[n:]
+			if !done {
+				continue
+			}
+			seq, length, payload, _ := fr.Packet()
+			if seq != 0 || length == 0 || len(payload) < length ||
+				(payload[0] != byte(protocol.ComStmtExecute) && payload[0] != byte(protocol.ComStmtBulkExecute)) {
+				continue
+			}
+			e := execs[len(out)]
+			sd := executeSeed{payload: bytes.Clone(payload), numParams: uint16(e.ParamCount)}
+			if e.Command == protocol.ComStmtBulkExecute {
+				sd.mode |= 1
+			}
+			if s.Info().Flavor == protocol.FlavorMariaDB {
+				sd.mode |= 4
+			}
+			sd.mode |= 12 << 4 // a cap of 241 bytes
+			for _, p := range e.Params[:min(len(e.Params), e.ParamCount)] {
+				flag := byte(0)
+				if p.Unsigned {
+					flag = 0x80
+				}
+				sd.types = append(sd.types, byte(p.Type), flag)
+			}
+			out = append(out, sd)
+		}
+	}
+	return out
 }

@@ -27,14 +27,24 @@ type seen struct {
 	rows     uint64
 	affected uint64
 	err      uint16
+	params   string // the decoded parameters, as SQL literals
 }
 
 func (o seen) String() string {
-	return fmt.Sprintf("%s %q results=%d rows=%d affected=%d err=%d", o.cmd, o.sql, o.results, o.rows, o.affected, o.err)
+	return fmt.Sprintf("%s %q results=%d rows=%d affected=%d err=%d params=[%s]", o.cmd, o.sql, o.results, o.rows, o.affected, o.err, o.params)
 }
 
 func seenOf(e *protocol.Event) seen {
-	return seen{cmd: e.Command, sql: e.SQL, results: e.Results, rows: e.RowsSent, affected: e.RowsAffected, err: e.ErrorCode}
+	o := seen{cmd: e.Command, sql: e.SQL, results: e.Results, rows: e.RowsSent, affected: e.RowsAffected, err: e.ErrorCode}
+	lits := make([]string, len(e.Params))
+	for i, p := range e.Params {
+		lits[i] = p.String()
+	}
+	o.params = strings.Join(lits, ", ")
+	if e.ParamsUndecodable {
+		o.params += " undecodable"
+	}
+	return o
 }
 
 // liveSession relays one connection through a recorder while a Session
@@ -76,11 +86,11 @@ func runLive(t *testing.T, srv *testdb.Server, interpolate bool) {
 	var inserted uint64 // 1 once a row with id 1 exists
 	// With parameters and interpolateParams=false, go-sql-driver prepares,
 	// executes and closes a statement.
-	withArgs := func(sql string, res seen) []seen {
+	withArgs := func(sql string, res seen, params string) []seen {
 		if interpolate {
 			return []seen{res}
 		}
-		res.cmd, res.sql = protocol.ComStmtExecute, sql
+		res.cmd, res.sql, res.params = protocol.ComStmtExecute, sql, params
 		return []seen{
 			{cmd: protocol.ComStmtPrepare, sql: sql, results: 1},
 			res,
@@ -117,7 +127,7 @@ func runLive(t *testing.T, srv *testdb.Server, interpolate bool) {
 				res.cmd, res.sql = protocol.ComQuery, strings.Replace(sql, "?", "0", 1)
 				want = append(want, res)
 			} else {
-				want = append(want, withArgs(sql, res)...)
+				want = append(want, withArgs(sql, res, "0")...)
 			}
 		case 1: // insert
 			k := 1 + rnd.IntN(5)
@@ -139,7 +149,11 @@ func runLive(t *testing.T, srv *testdb.Server, interpolate bool) {
 				res.cmd, res.sql = protocol.ComQuery, "INSERT INTO "+table+" (v) VALUES "+strings.Join(lit, ", ")
 				want = append(want, res)
 			} else {
-				want = append(want, withArgs(sql, res)...)
+				lits := make([]string, k)
+				for j := range lits {
+					lits[j] = "'" + args[j].(string) + "'"
+				}
+				want = append(want, withArgs(sql, res, strings.Join(lits, ", "))...)
 			}
 		case 2: // an error
 			sql := fmt.Sprintf("SELECT * FROM missing_%d", i)

@@ -169,6 +169,10 @@ func (s *Session) decodeParams(c *command, id uint32, st stmtInfo, known bool) {
 	if known {
 		stp = &st
 	}
+	// Decode the same prefix whatever the chunking: the framer keeps at
+	// most reqKeep bytes of a packet that spans chunks.
+	data = data[:min(len(data), s.reqKeep())]
+	s.params.mariaDB = s.flavor == FlavorMariaDB
 	switch {
 	case c.reqLost:
 		ev.ParamsUndecodable = true
@@ -176,13 +180,9 @@ func (s *Session) decodeParams(c *command, id uint32, st stmtInfo, known bool) {
 			ev.ParamCount = int(st.params)
 		}
 	case ev.Command == ComStmtExecute:
-		s.params.mariaDB = s.flavor == FlavorMariaDB
-		// Decode the same prefix whatever the chunking: the framer keeps
-		// at most reqKeep bytes of a packet that spans chunks.
-		s.params.execute(ev, data[:min(len(data), s.reqKeep())], c.reqLen, stp, s.caps.Has(CapQueryAttributes))
+		s.params.execute(ev, data, c.reqLen, stp, s.caps.Has(CapQueryAttributes))
 	default:
-		s.params.mariaDB = s.flavor == FlavorMariaDB
-		s.params.bulk(ev, data[:min(len(data), s.reqKeep())], c.reqLen, stp)
+		s.params.bulk(ev, data, c.reqLen, stp)
 	}
 	if known {
 		st.clearLongData()
