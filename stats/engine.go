@@ -82,6 +82,29 @@ func (e *Engine) Observe(ev *protocol.Event) {
 	}
 }
 
+// ObserveWait queues ev like Observe but waits for room instead of
+// dropping it, for producers that can be slowed down (offline analysis of a
+// capture). It returns ctx.Err() if ctx ends first and ErrStopped once Run
+// has returned; ev is then not counted.
+func (e *Engine) ObserveWait(ctx context.Context, ev *protocol.Event) error {
+	if ev == nil {
+		return nil
+	}
+	select {
+	case <-e.stopped:
+		return ErrStopped
+	default:
+	}
+	select {
+	case e.events <- ev:
+		return nil
+	case <-e.stopped:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Dropped returns the number of events Observe dropped so far.
 func (e *Engine) Dropped() uint64 { return e.dropped.Load() }
 

@@ -392,3 +392,35 @@ func TestTruncatedSQLFlagged(t *testing.T) {
 	require.Len(t, s.Digests, 1)
 	assert.True(t, s.Digests[0].FingerprintTruncated)
 }
+
+func TestObserveWaitNeverDrops(t *testing.T) {
+	cfg := stats.DefaultConfig()
+	cfg.QueueSize = 4
+	e, err := stats.New(cfg, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Run(ctx); close(done) }()
+	const n = 1000
+	for i := range n {
+		require.NoError(t, e.ObserveWait(context.Background(), &protocol.Event{
+			Command: protocol.ComQuery, SQL: "select " + strconv.Itoa(i),
+		}))
+	}
+	require.NoError(t, e.Flush(context.Background()))
+	snap := e.Snapshot()
+	assert.Zero(t, snap.DroppedEvents)
+	assert.EqualValues(t, n, snap.Events)
+	cancel()
+	<-done
+	assert.ErrorIs(t, e.ObserveWait(context.Background(), &protocol.Event{Command: protocol.ComPing}), stats.ErrStopped)
+
+	stopped, cancelWait := context.WithCancel(context.Background())
+	cancelWait()
+	e2, err := stats.New(cfg, nil)
+	require.NoError(t, err)
+	for range cfg.QueueSize {
+		e2.Observe(&protocol.Event{Command: protocol.ComPing})
+	}
+	assert.ErrorIs(t, e2.ObserveWait(stopped, &protocol.Event{Command: protocol.ComPing}), context.Canceled)
+}
