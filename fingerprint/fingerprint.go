@@ -58,6 +58,13 @@ type Fingerprint struct {
 	Text      string // normalized text, cut at a token boundary at Config.MaxText bytes
 	Truncated bool   // Text was cut or the input exceeded Config.MaxInput
 	Tags      []Tag  // sqlcommenter tags found in comments; nil when none
+
+	// Values hashes the literal values in the order they appear (their
+	// source text, unary signs included; comments and spacing do not
+	// count). Two statements with the same Digest have the same Values
+	// exactly when their literals are the same, barring hash collisions: it
+	// tells a repeated identical statement from one with other arguments.
+	Values uint64
 }
 
 // Fingerprinter normalizes statements into a buffer it reuses between
@@ -67,6 +74,7 @@ type Fingerprinter struct {
 	cfg  Config
 	buf  []byte
 	tags []Tag
+	vals xxhash.Digest
 	n    normalizer
 }
 
@@ -100,8 +108,12 @@ func (f *Fingerprinter) fingerprint(sql []byte) Fingerprint {
 		sql = sql[:f.cfg.MaxInput]
 		fp.Truncated = true
 	}
+	f.vals.Reset()
+	f.n.vals = &f.vals
 	f.buf = f.n.run(append(f.buf[:0], RuleVersion...), sql, &f.tags)
+	f.n.vals = nil
 	fp.Digest = Digest(xxhash.Sum64(f.buf))
+	fp.Values = f.vals.Sum64()
 	text := f.buf[len(RuleVersion):]
 	if cut := cutText(text, f.cfg.MaxText); cut < len(text) {
 		text = text[:cut]
@@ -133,4 +145,28 @@ func cutText(text []byte, max int) int {
 		i--
 	}
 	return i
+}
+
+// Literals returns the literal values of sql in the order they appear, as
+// source text (a folded unary sign included, strings with their quotes), at
+// most max of them. They are the values the normalized text replaces with
+// '?', except those inside a collapsed list, which the normalized text
+// writes as one "(...)". It allocates; it is meant for examples, not for
+// every statement.
+func Literals(sql string, max int) []string {
+	if len(sql) > DefaultMaxInput {
+		sql = sql[:DefaultMaxInput]
+	}
+	src := unsafe.Slice(unsafe.StringData(sql), len(sql))
+	var spans []span
+	n := normalizer{lits: &spans}
+	n.run(make([]byte, 0, len(sql)+16), src, nil)
+	if len(spans) > max {
+		spans = spans[:max]
+	}
+	out := make([]string, len(spans))
+	for i, s := range spans {
+		out[i] = sql[s.start:s.end]
+	}
+	return out
 }

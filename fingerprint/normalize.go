@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"slices"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Normalize appends the normalized form of sql to dst and returns the
@@ -113,8 +115,21 @@ type normalizer struct {
 
 	ordStart int
 
+	// Literal values, for Fingerprint.Values and Literals: tokStart is where
+	// the current token starts in src, signSrc where a pending sign run
+	// starts. When vals is set every literal's source bytes (a folded sign
+	// included) are hashed into it; when lits is set their spans are
+	// collected.
+	tokStart int
+	signSrc  int
+	vals     *xxhash.Digest
+	lits     *[]span
+
 	frames [maxFrames]frame
 }
+
+// span is a literal's [start, end) in the source.
+type span struct{ start, end int }
 
 func (n *normalizer) run(dst, src []byte, tags *[]Tag) []byte {
 	n.src, n.pos, n.dst, n.base, n.tags = src, 0, dst, len(dst), tags
@@ -127,6 +142,7 @@ func (n *normalizer) run(dst, src []byte, tags *[]Tag) []byte {
 
 	for n.pos < len(src) {
 		c := src[n.pos]
+		n.tokStart = n.pos
 		switch byteClass[c] {
 		case bSpace:
 			n.pos++
@@ -303,6 +319,9 @@ func (n *normalizer) resolveOrdinal(keep bool) {
 }
 
 func (n *normalizer) literal(c class) {
+	if n.vals != nil || n.lits != nil {
+		n.value(c)
+	}
 	n.prepare(c)
 	n.sep(c)
 	if c == clsEllipsis {
@@ -312,6 +331,32 @@ func (n *normalizer) literal(c class) {
 	}
 	n.prev, n.prevKw = c, kwNone
 }
+
+// value records the literal that ends at n.pos, with the unary signs that
+// fold into it.
+func (n *normalizer) value(c class) {
+	if c == clsEllipsis {
+		return
+	}
+	start := n.tokStart
+	if n.pending&pendSign != 0 && n.signSrc < start {
+		start = n.signSrc
+	}
+	if start > n.pos {
+		start = n.pos
+	}
+	if n.vals != nil {
+		n.vals.Write(n.src[start:n.pos])
+		n.vals.Write(valueSep[:])
+	}
+	if n.lits != nil {
+		*n.lits = append(*n.lits, span{start, n.pos})
+	}
+}
+
+// valueSep separates two literals in the values hash, so that ('ab','c')
+// and ('a','bc') differ.
+var valueSep = [1]byte{0}
 
 // integer writes a decimal integer: an ordinal when it is a whole item of an
 // ORDER BY or GROUP BY list (rule 3), else '?'.
@@ -650,6 +695,7 @@ func (n *normalizer) signOrOp() {
 	if n.pending&pendSign == 0 {
 		n.pending |= pendSign
 		n.signStart, n.signPrev, n.signPrevKw = len(n.dst), n.prev, n.prevKw
+		n.signSrc = n.pos
 	}
 	n.sep(clsSign)
 	n.dst = append(n.dst, n.src[n.pos])

@@ -1,0 +1,56 @@
+package fingerprint_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/querylens/querylens/fingerprint"
+)
+
+func TestValuesTellArgumentsApart(t *testing.T) {
+	f := fingerprint.New(fingerprint.DefaultConfig())
+	v := func(sql string) uint64 { return f.Fingerprint(sql).Values }
+
+	same := [][2]string{
+		{"SELECT * FROM t WHERE id = 5", "select *  from t where id=5"},
+		{"SELECT * FROM t WHERE id = 5 /*traceparent='00-a-b-01'*/", "SELECT * FROM t WHERE id = 5 /*traceparent='00-c-d-01'*/"},
+		{"SELECT * FROM t WHERE name = 'x' -- one", "SELECT * FROM t WHERE name = 'x' -- two"},
+		{"SELECT * FROM t WHERE id = ?", "select * from t where id = ?"},
+	}
+	for _, c := range same {
+		assert.Equal(t, v(c[0]), v(c[1]), "%q vs %q", c[0], c[1])
+	}
+	differ := [][2]string{
+		{"SELECT * FROM t WHERE id = 5", "SELECT * FROM t WHERE id = 6"},
+		{"SELECT * FROM t WHERE id = 5", "SELECT * FROM t WHERE id = -5"},
+		{"SELECT * FROM t WHERE a = 'ab' AND b = 'c'", "SELECT * FROM t WHERE a = 'a' AND b = 'bc'"},
+		{"SELECT * FROM t WHERE id IN (1, 2, 3)", "SELECT * FROM t WHERE id IN (1, 2, 4)"},
+		{"SELECT * FROM t WHERE x = X'0f'", "SELECT * FROM t WHERE x = X'0e'"},
+	}
+	for _, c := range differ {
+		a, b := f.Fingerprint(c[0]), f.Fingerprint(c[1])
+		assert.Equal(t, a.Digest, b.Digest, "%q and %q should share a digest", c[0], c[1])
+		assert.NotEqual(t, a.Values, b.Values, "%q vs %q", c[0], c[1])
+	}
+}
+
+func TestLiterals(t *testing.T) {
+	cases := []struct {
+		sql  string
+		want []string
+	}{
+		{"SELECT * FROM feeds WHERE item_id = 42", []string{"42"}},
+		{"select a from t where b = -7 and c = 'it''s' limit 10", []string{"-7", "'it''s'", "10"}},
+		{"SELECT * FROM t WHERE id IN (1,2) ORDER BY 1", []string{"1", "2"}},
+		{"SELECT x'0a', N'n', 1.5e3, TRUE, NULL", []string{"x'0a'", "N'n'", "1.5e3", "TRUE", "NULL"}},
+		{"SELECT _utf8mb4'abc' /* 'not this' */", []string{"'abc'"}},
+		{"SELECT * FROM t WHERE a = ? AND b = ?", []string{"?", "?"}},
+		{"SELECT 1 - 2", []string{"1", "2"}},
+		{"", []string{}},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, fingerprint.Literals(c.sql, 16), c.sql)
+	}
+	assert.Len(t, fingerprint.Literals("select 1,2,3,4,5", 3), 3)
+}
