@@ -65,7 +65,16 @@ type Fingerprint struct {
 	// exactly when their literals are the same, barring hash collisions: it
 	// tells a repeated identical statement from one with other arguments.
 	Values uint64
+	// LiteralHashes holds the xxhash64 of each of the first
+	// MaxLiteralHashes literals' source text, in order; Literals counts
+	// all literals. A literal's hash is comparable across statements: the
+	// same value written the same way hashes the same.
+	LiteralHashes [MaxLiteralHashes]uint64
+	Literals      int
 }
+
+// MaxLiteralHashes is how many literals Fingerprint.LiteralHashes keeps.
+const MaxLiteralHashes = 8
 
 // Fingerprinter normalizes statements into a buffer it reuses between
 // calls. It is not safe for concurrent use: keep one per goroutine (for
@@ -74,7 +83,7 @@ type Fingerprinter struct {
 	cfg  Config
 	buf  []byte
 	tags []Tag
-	vals xxhash.Digest
+	vals valueHashes
 	n    normalizer
 }
 
@@ -108,12 +117,12 @@ func (f *Fingerprinter) fingerprint(sql []byte) Fingerprint {
 		sql = sql[:f.cfg.MaxInput]
 		fp.Truncated = true
 	}
-	f.vals.Reset()
+	f.vals = valueHashes{}
 	f.n.vals = &f.vals
 	f.buf = f.n.run(append(f.buf[:0], RuleVersion...), sql, &f.tags)
 	f.n.vals = nil
 	fp.Digest = Digest(xxhash.Sum64(f.buf))
-	fp.Values = f.vals.Sum64()
+	fp.Values, fp.LiteralHashes, fp.Literals = f.vals.sum, f.vals.lits, f.vals.n
 	text := f.buf[len(RuleVersion):]
 	if cut := cutText(text, f.cfg.MaxText); cut < len(text) {
 		text = text[:cut]

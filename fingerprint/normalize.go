@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 
 	"github.com/cespare/xxhash/v2"
@@ -122,7 +123,7 @@ type normalizer struct {
 	// collected.
 	tokStart int
 	signSrc  int
-	vals     *xxhash.Digest
+	vals     *valueHashes
 	lits     *[]span
 
 	frames [maxFrames]frame
@@ -345,18 +346,27 @@ func (n *normalizer) value(c class) {
 	if start > n.pos {
 		start = n.pos
 	}
-	if n.vals != nil {
-		n.vals.Write(n.src[start:n.pos])
-		n.vals.Write(valueSep[:])
+	if v := n.vals; v != nil {
+		h := xxhash.Sum64(n.src[start:n.pos])
+		// Order matters, and ('ab','c') must differ from ('a','bc'): fold
+		// each literal's own hash into the running one.
+		v.sum = bits.RotateLeft64(v.sum^h, 27)*0x9E3779B185EBCA87 + 1
+		if v.n < len(v.lits) {
+			v.lits[v.n] = h
+		}
+		v.n++
 	}
 	if n.lits != nil {
 		*n.lits = append(*n.lits, span{start, n.pos})
 	}
 }
 
-// valueSep separates two literals in the values hash, so that ('ab','c')
-// and ('a','bc') differ.
-var valueSep = [1]byte{0}
+// valueHashes accumulates what Fingerprint learns about literal values.
+type valueHashes struct {
+	sum  uint64
+	lits [MaxLiteralHashes]uint64
+	n    int
+}
 
 // integer writes a decimal integer: an ordinal when it is a whole item of an
 // ORDER BY or GROUP BY list (rule 3), else '?'.

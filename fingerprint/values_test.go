@@ -54,3 +54,17 @@ func TestLiterals(t *testing.T) {
 	}
 	assert.Len(t, fingerprint.Literals("select 1,2,3,4,5", 3), 3)
 }
+
+func TestLiteralHashes(t *testing.T) {
+	f := fingerprint.New(fingerprint.DefaultConfig())
+	sel := f.Fingerprint("SELECT * FROM items WHERE id = 7")
+	upd := f.Fingerprint("UPDATE items SET title = 'a', n = 3 WHERE id = 7")
+	other := f.Fingerprint("SELECT * FROM items WHERE id = 8")
+	assert.Equal(t, 1, sel.Literals)
+	assert.Equal(t, 3, upd.Literals)
+	assert.Equal(t, sel.LiteralHashes[0], upd.LiteralHashes[2])
+	assert.NotEqual(t, sel.LiteralHashes[0], other.LiteralHashes[0])
+	many := f.Fingerprint("select 1,2,3,4,5,6,7,8,9,10")
+	assert.Equal(t, 10, many.Literals)
+	assert.NotZero(t, many.LiteralHashes[fingerprint.MaxLiteralHashes-1])
+}
