@@ -47,6 +47,9 @@ type Config struct {
 	// QueryLogSample is the fraction (0..1) of the other statements logged.
 	QueryLogSample float64
 
+	// Findings tunes the detection of wasteful patterns (finder.go).
+	Findings FindingsConfig
+
 	// Now returns the current time; it stamps snapshots and stands in for
 	// event times that are unknown. Default time.Now.
 	Now func() time.Time
@@ -126,6 +129,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Fingerprint.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("Fingerprint: %w", err))
+	}
+	if err := c.Findings.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("Findings: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stats config: %w", err)

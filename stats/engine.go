@@ -31,7 +31,7 @@ type Engine struct {
 	cfg Config
 	log *zap.Logger
 
-	events  chan *protocol.Event
+	events  chan item
 	flushes chan chan struct{}
 	stopped chan struct{} // closed when Run returns
 
@@ -57,7 +57,7 @@ func New(cfg Config, log *zap.Logger) (*Engine, error) {
 	e := &Engine{
 		cfg:     cfg,
 		log:     log,
-		events:  make(chan *protocol.Event, cfg.QueueSize),
+		events:  make(chan item, cfg.QueueSize),
 		flushes: make(chan chan struct{}),
 		stopped: make(chan struct{}),
 	}
@@ -76,10 +76,34 @@ func (e *Engine) Observe(ev *protocol.Event) {
 		return
 	}
 	select {
-	case e.events <- ev:
+	case e.events <- item{ev: ev}:
 	default:
 		e.dropped.Add(1)
 	}
+}
+
+// item is what the queue carries: an event, or the end of a connection.
+type item struct {
+	ev     *protocol.Event
+	closed bool // ev names the connection (ClientAddr, ConnID) and when it ended (End)
+}
+
+// ObserveClose tells the engine that a connection (its client address and
+// server connection id, as in its events) ended at at, after its last
+// event: the units of work it was part of can end. Like Observe it never
+// blocks; a dropped close is made up for by the idle gap.
+func (e *Engine) ObserveClose(clientAddr string, connID uint32, at time.Time) {
+	select {
+	case e.events <- item{ev: &protocol.Event{ClientAddr: clientAddr, ConnID: connID, End: at}, closed: true}:
+	default:
+		e.dropped.Add(1)
+	}
+}
+
+// ObserveCloseWait is ObserveClose for producers that can wait (see
+// ObserveWait).
+func (e *Engine) ObserveCloseWait(ctx context.Context, clientAddr string, connID uint32, at time.Time) error {
+	return e.enqueue(ctx, item{ev: &protocol.Event{ClientAddr: clientAddr, ConnID: connID, End: at}, closed: true})
 }
 
 // ObserveWait queues ev like Observe but waits for room instead of
@@ -90,13 +114,17 @@ func (e *Engine) ObserveWait(ctx context.Context, ev *protocol.Event) error {
 	if ev == nil {
 		return nil
 	}
+	return e.enqueue(ctx, item{ev: ev})
+}
+
+func (e *Engine) enqueue(ctx context.Context, it item) error {
 	select {
 	case <-e.stopped:
 		return ErrStopped
 	default:
 	}
 	select {
-	case e.events <- ev:
+	case e.events <- it:
 		return nil
 	case <-e.stopped:
 		return ErrStopped
@@ -153,29 +181,41 @@ func (e *Engine) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		select {
-		case ev := <-e.events:
-			e.apply(ev)
+		case it := <-e.events:
+			e.apply(it)
 			e.drain(drainBatch - 1)
 		case req := <-e.flushes:
 			e.flush(req)
 		case <-t.C:
 			e.checkReset()
+			e.w.sweep()
 			if e.w.dirty {
 				e.publish()
 			}
 		case <-ctx.Done():
-			e.flush(nil)
+			e.stop()
 			return
 		}
 	}
+}
+
+// stop applies the events queued now, ends every open unit of work (so
+// that the final snapshot holds every finding) and publishes.
+func (e *Engine) stop() {
+	e.checkReset()
+	for range len(e.events) {
+		e.apply(<-e.events)
+	}
+	e.w.find.finish()
+	e.publish()
 }
 
 // drain applies up to n queued events without waiting for more.
 func (e *Engine) drain(n int) {
 	for range n {
 		select {
-		case ev := <-e.events:
-			e.apply(ev)
+		case it := <-e.events:
+			e.apply(it)
 		default:
 			return
 		}
@@ -202,6 +242,7 @@ func (e *Engine) flush(first chan struct{}) {
 	for range len(e.events) {
 		e.apply(<-e.events)
 	}
+	e.w.sweep()
 	e.publish()
 	for _, r := range reqs {
 		close(r)
@@ -212,7 +253,8 @@ func (e *Engine) flush(first chan struct{}) {
 // panic while handling one event (a bug, say in fingerprinting an odd
 // statement) skips that event and is counted: it must not take the writer,
 // and with it the process and the relay, down.
-func (e *Engine) apply(ev *protocol.Event) {
+func (e *Engine) apply(it item) {
+	ev := it.ev
 	defer func() {
 		if r := recover(); r != nil {
 			e.w.panics++
@@ -224,6 +266,10 @@ func (e *Engine) apply(ev *protocol.Event) {
 		}
 	}()
 	e.checkReset()
+	if it.closed {
+		e.w.closeConn(ev)
+		return
+	}
 	e.w.apply(ev)
 }
 
@@ -247,6 +293,7 @@ type writer struct {
 	log *zap.Logger
 	fp  *fingerprint.Fingerprinter
 
+	find     *finder
 	aggs     map[aggKey]*aggregate
 	overflow *aggregate
 	infos    map[fingerprint.Digest]fingerprint.Info // Describe results, by digest
@@ -271,6 +318,7 @@ func newWriter(cfg Config, log *zap.Logger) *writer {
 		cfg:   cfg,
 		log:   log,
 		fp:    fingerprint.New(cfg.Fingerprint),
+		find:  newFinder(cfg.Findings, cfg.LogLiterals),
 		dirty: true,
 	}
 	w.reset()
@@ -285,7 +333,25 @@ func (w *writer) reset() {
 	w.infos = make(map[fingerprint.Digest]fingerprint.Info)
 	w.since = w.cfg.Now()
 	w.overflowLogged = false
+	if w.find != nil {
+		w.find.reset()
+	}
 	w.dirty = true
+}
+
+// closeConn ends a connection for the finder.
+func (w *writer) closeConn(ev *protocol.Event) {
+	w.find.closeConn(connKey{ev.ClientAddr, ev.ConnID}, ev.End)
+	w.dirty = w.dirty || w.find.dirty
+}
+
+// sweep ends idle units of work by the wall clock (not in EventTime mode,
+// where events are the only clock).
+func (w *writer) sweep() {
+	if !w.cfg.Findings.EventTime {
+		w.find.sweep(w.cfg.Now())
+	}
+	w.dirty = w.dirty || w.find.dirty
 }
 
 // carriesStatement reports whether ev is aggregated per fingerprint.
@@ -301,6 +367,7 @@ func (w *writer) apply(ev *protocol.Event) {
 		w.commandErrors[ev.Command]++
 	}
 	if !carriesStatement(ev) {
+		w.find.observe(ev, nil, nil)
 		return
 	}
 	fp := w.fp.Fingerprint(ev.SQL)
@@ -329,6 +396,11 @@ func (w *writer) apply(ev *protocol.Event) {
 	}
 	a.record(ev, fp.Tags, at, w.cfg.LogLiterals)
 	w.logQuery(ev, &fp)
+	if a != w.overflow {
+		w.find.observe(ev, &fp, a)
+	} else {
+		w.find.observe(ev, nil, nil)
+	}
 }
 
 func (w *writer) newAggregate(k aggKey, fp fingerprint.Fingerprint, sql string) *aggregate {
@@ -385,6 +457,7 @@ func (w *writer) snapshot(dropped uint64) *Snapshot {
 		OverflowEvents: w.overflowEvents,
 		Panics:         w.panics,
 	}
+	w.find.publish(s)
 	for _, a := range w.aggs {
 		s.Digests = append(s.Digests, a.snapshot())
 	}

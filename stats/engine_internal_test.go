@@ -130,12 +130,12 @@ func TestApplyRecoversPanic(t *testing.T) {
 	}
 	events := benchEvents(2, 2)
 	e.w.aggs = nil // a write to a nil map panics: stands in for a bug
-	e.apply(events[0])
+	e.apply(item{ev: events[0]})
 	if e.w.panics != 1 {
 		t.Fatalf("panics = %d, want 1", e.w.panics)
 	}
 	e.w.aggs = map[aggKey]*aggregate{}
-	e.apply(events[1])
+	e.apply(item{ev: events[1]})
 	e.publish()
 	s := e.Snapshot()
 	if s.Panics != 1 || len(s.Digests) != 1 || s.Events != 2 {

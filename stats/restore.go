@@ -59,6 +59,7 @@ func (e *Engine) Restore(s *Snapshot) error {
 	w.events += s.Events
 	w.overflowEvents += s.OverflowEvents
 	e.dropped.Add(s.DroppedEvents)
+	w.find.restore(s)
 	w.dirty = true
 	e.publish()
 	return nil

@@ -67,7 +67,15 @@ func TestRestoreKeepsEveryCount(t *testing.T) {
 	for _, ev := range append(first, second...) {
 		all.Observe(ev)
 	}
-	assert.Equal(t, comparable(t, flush(t, all)), comparable(t, flush(t, b)))
+	// Units of work still open when the state was saved are not part of
+	// it: the findings of the engine that saw everything in one go may
+	// differ; every count must not.
+	withoutFindings := func(s *stats.Snapshot) *stats.Snapshot {
+		c := *s
+		c.Findings, c.FindingsCreated, c.FindingUnits = nil, nil, nil
+		return &c
+	}
+	assert.Equal(t, comparable(t, withoutFindings(flush(t, all))), comparable(t, withoutFindings(flush(t, b))))
 	assert.Error(t, b.Restore(&loaded), "not after Run")
 }
 

@@ -51,6 +51,19 @@ type Snapshot struct {
 	DroppedEvents  uint64 `json:"dropped_events"`   // events Observe dropped because the queue was full
 	OverflowEvents uint64 `json:"overflow_events"`  // statements folded into Overflow
 	Panics         uint64 `json:"panics,omitempty"` // events skipped because handling them panicked (a bug)
+
+	// Findings are the wasteful patterns seen since Since, by time spent
+	// (descending); Transactions summarises the transactions seen.
+	Findings     []*Finding       `json:"findings"`
+	Transactions TransactionStats `json:"transactions"`
+	// FindingsCreated counts, by kind, the findings that appeared, and
+	// FindingUnits the units of work in which a pattern was seen. Both
+	// count from the engine's start (Prometheus counters), as does
+	// FindingsDropped: findings and units of work beyond the finder's
+	// bounds.
+	FindingsCreated map[string]uint64 `json:"findings_created"`
+	FindingUnits    map[string]uint64 `json:"finding_units"`
+	FindingsDropped uint64            `json:"findings_dropped,omitempty"`
 }
 
 // DigestStats aggregates the statements of one (digest, schema) key.
@@ -150,7 +163,11 @@ func Merge(snaps ...*Snapshot) *Snapshot {
 		Overflow:      newOverflowStats(),
 		Commands:      map[string]uint64{},
 		CommandErrors: map[string]uint64{},
+
+		FindingsCreated: map[string]uint64{},
+		FindingUnits:    map[string]uint64{},
 	}
+	var findings [][]*Finding
 	type key struct{ digest, schema string }
 	byKey := map[key]*DigestStats{}
 	for _, s := range snaps {
@@ -171,6 +188,11 @@ func Merge(snaps ...*Snapshot) *Snapshot {
 		out.DroppedEvents += s.DroppedEvents
 		out.OverflowEvents += s.OverflowEvents
 		out.Panics += s.Panics
+		findings = append(findings, s.Findings)
+		out.Transactions.merge(&s.Transactions)
+		addCounts(out.FindingsCreated, s.FindingsCreated)
+		addCounts(out.FindingUnits, s.FindingUnits)
+		out.FindingsDropped += s.FindingsDropped
 		for _, d := range s.Digests {
 			k := key{d.Digest, d.Schema}
 			if m := byKey[k]; m != nil {
@@ -189,6 +211,7 @@ func Merge(snaps ...*Snapshot) *Snapshot {
 	if out.Digests == nil {
 		out.Digests = []*DigestStats{}
 	}
+	out.Findings = mergeFindings(findings...)
 	return out
 }
 
