@@ -96,10 +96,10 @@ type unitDigest struct {
 	count    int
 	dur      time.Duration
 	first    time.Time
-	known    int                // executions whose argument values are known
-	v0       uint64             // the first executions's values
-	vals     map[uint64]int32   // per value count, from the second distinct value on
-	maxSame  int32              // most executions with one value
+	known    int                      // executions whose argument values are known
+	v0       uint64                   // the first executions's values
+	vals     map[uint64]int32         // per value count, from the second distinct value on
+	maxSame  int32                    // most executions with one value
 	durByVal map[uint64]time.Duration // per value time, with vals
 	v0dur    time.Duration            // time of the executions with v0, before vals
 	srcs     [4]source
@@ -215,9 +215,9 @@ type finder struct {
 	tx       TransactionStats
 	restored []*Finding // from a state file, merged into every list
 	clock    time.Time  // latest event time
-	swept   time.Time
-	dirty   bool
-	scratch []byte
+	swept    time.Time
+	dirty    bool
+	scratch  []byte
 
 	// Monotonic, never reset: exported as Prometheus counters.
 	created [len(kindIndex)]uint64
