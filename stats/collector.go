@@ -83,6 +83,14 @@ func NewCollector(e *Engine, topDigests int) prometheus.Collector {
 			"Events dropped because the statistics queue was full.", nil, nil),
 		events: prometheus.NewDesc("querylens_events_total",
 			"Events applied to the statistics.", nil, nil),
+		findings: prometheus.NewDesc("querylens_findings_total",
+			"Distinct findings (wasteful patterns: N+1, repeated reads, connection churn, ...) that appeared, by kind.",
+			[]string{"kind"}, nil),
+		findingUnits: prometheus.NewDesc("querylens_finding_units_total",
+			"Units of work (transactions, traced requests, bursts) in which a wasteful pattern was seen, by kind.",
+			[]string{"kind"}, nil),
+		transactions: prometheus.NewDesc("querylens_transactions_total",
+			"Transactions seen (from the server's in-transaction status flag).", nil, nil),
 		members: map[memberKey]struct{}{},
 	}
 }
@@ -94,6 +102,7 @@ type collector struct {
 	commands, commandErrors                  *prometheus.Desc
 	statements, errors, rowsSent, duration   *prometheus.Desc
 	info, digests, overflow, dropped, events *prometheus.Desc
+	findings, findingUnits, transactions     *prometheus.Desc
 
 	mu      sync.Mutex // guards members; Collect may run concurrently
 	members map[memberKey]struct{}
@@ -108,6 +117,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.commands, c.commandErrors, c.statements, c.errors, c.rowsSent,
 		c.duration, c.info, c.digests, c.overflow, c.dropped, c.events,
+		c.findings, c.findingUnits, c.transactions,
 	} {
 		ch <- d
 	}
@@ -130,6 +140,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.overflow, s.OverflowEvents)
 	counter(c.dropped, max(s.DroppedEvents, c.e.Dropped()))
 	counter(c.events, s.Events)
+	for _, k := range FindingKinds {
+		counter(c.findings, s.FindingsCreated[k], k)
+		counter(c.findingUnits, s.FindingUnits[k], k)
+	}
+	counter(c.transactions, s.Transactions.Count)
 
 	top, rest := c.choose(s.Digests)
 	for _, d := range top {

@@ -95,6 +95,9 @@ type apiError struct {
 // "/") of the caller's mux. It reads snapshots only and is safe for
 // concurrent use.
 //
+// GET /api/v1/findings lists the wasteful patterns found (FindingList),
+// by time spent; ?kind= keeps one kind, ?limit= (default 100) cuts the list.
+//
 // It also serves GET /api/v1/snapshot, the complete versioned Snapshot (what
 // `querylens report` and Merge consume), and POST /api/v1/reset, which
 // clears the aggregates when the request carries the token set with
@@ -112,6 +115,7 @@ func NewHandler(e *Engine, log *zap.Logger, opts ...HandlerOption) http.Handler 
 	mux.HandleFunc("GET /api/v1/digests", h.list)
 	mux.HandleFunc("GET /api/v1/digests/{digest}", h.one)
 	mux.HandleFunc("GET /api/v1/snapshot", h.snapshot)
+	mux.HandleFunc("GET /api/v1/findings", h.findings)
 	mux.HandleFunc("POST /api/v1/reset", h.reset)
 	return mux
 }
@@ -128,6 +132,48 @@ type handler struct {
 	e     *Engine
 	log   *zap.Logger
 	token string
+}
+
+// FindingList is the document GET /api/v1/findings answers with.
+type FindingList struct {
+	Version      int              `json:"version"`
+	Taken        time.Time        `json:"taken"`
+	Since        time.Time        `json:"since"`
+	Total        int              `json:"total"` // findings that matched, before limit
+	Findings     []*Finding       `json:"findings"`
+	Transactions TransactionStats `json:"transactions"`
+	Dropped      uint64           `json:"dropped,omitempty"`
+}
+
+func (h *handler) findings(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := DefaultListLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxListLimit {
+			h.badRequest(w, fmt.Sprintf("limit: want an integer in 1..%d, got %q", MaxListLimit, v))
+			return
+		}
+		limit = n
+	}
+	kind := q.Get("kind")
+	if kind != "" && !slices.Contains(FindingKinds, kind) {
+		h.badRequest(w, fmt.Sprintf("kind: want one of %s, got %q", strings.Join(FindingKinds, ", "), kind))
+		return
+	}
+	s := h.fresh(r)
+	out := &FindingList{Version: SnapshotVersion, Taken: s.Taken, Since: s.Since,
+		Findings: []*Finding{}, Transactions: s.Transactions, Dropped: s.FindingsDropped}
+	for _, f := range s.Findings {
+		if kind == "" || f.Kind == kind {
+			out.Findings = append(out.Findings, f)
+		}
+	}
+	out.Total = len(out.Findings)
+	if len(out.Findings) > limit {
+		out.Findings = out.Findings[:limit]
+	}
+	h.write(w, http.StatusOK, out)
 }
 
 func (h *handler) snapshot(w http.ResponseWriter, r *http.Request) {

@@ -48,7 +48,7 @@ const state = {
   q: '',
   schema: '*', // '*' = all schemas
   group: 'all',
-  prev: null, // previous summary sample {taken, execs, errs}
+  samples: [], // recent summary samples {taken, execs, errs}, oldest first
   summary: null, // latest summary list document
   findings: null, // latest findings document, or {missing: true}
 };
@@ -105,6 +105,11 @@ function el(tag, attrs, ...children) {
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return e;
+}
+
+// fill replaces node's children, skipping null and false ones.
+function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c != null && c !== false));
 }
 
 function svg(tag, attrs, ...children) {
@@ -303,30 +308,40 @@ function sumCommands(map, names) {
   return names.reduce((a, n) => a + ((map || {})[n] || 0), 0);
 }
 
+// RATE_WINDOW is how far back the summary's rates look (ms): far enough to
+// smooth refreshes that come close together, short enough to stay live.
+const RATE_WINDOW = 10000;
+
 function renderSummary(doc, metricsText) {
   const taken = Date.parse(doc.taken);
   const execs = sumCommands(doc.commands, EXEC_COMMANDS);
   const errs = sumCommands(doc.command_errors, EXEC_COMMANDS);
-  const prev = state.prev;
-  if (prev && taken > prev.taken && execs >= prev.execs) {
-    const dt = (taken - prev.taken) / 1000;
-    const dn = execs - prev.execs;
+  // Engine-wide counters never decrease (a reset clears only per-digest
+  // numbers), so any two samples give a rate.
+  const samples = state.samples;
+  const last = samples[samples.length - 1];
+  if (!last || taken > last.taken) samples.push({ taken, execs, errs });
+  while (samples.length > 2 && taken - samples[1].taken >= RATE_WINDOW) samples.shift();
+  const base = samples[0];
+  if (base && taken - base.taken >= 500 && execs >= base.execs) {
+    const dt = (taken - base.taken) / 1000;
+    const dn = execs - base.execs;
+    const over = `over the last ${dt < 10 ? dt.toFixed(1) : Math.round(dt)} s`;
     setText('s-qps', fmtRate(dn / dt));
-    setText('s-qps-sub', `over the last ${dt.toFixed(1)} s`);
+    setText('s-qps-sub', over);
     if (dn > 0) {
-      setText('s-err', fmtPct((errs - prev.errs) / dn));
-      setText('s-err-sub', `over the last ${dt.toFixed(1)} s`);
+      setText('s-err', fmtPct((errs - base.errs) / dn));
+      setText('s-err-sub', over);
     } else {
       setText('s-err', fmtPct(execs ? errs / execs : 0));
       setText('s-err-sub', 'since start (idle now)');
     }
-  } else if (!prev) {
+  } else {
     setText('s-qps', '–');
     setText('s-qps-sub', 'measuring…');
     setText('s-err', fmtPct(execs ? errs / execs : 0));
     setText('s-err-sub', 'since start');
   }
-  if (!prev || taken > prev.taken) state.prev = { taken, execs, errs };
 
   const all = doc.digests.concat(doc.overflow ? [doc.overflow] : []);
   const mh = mergeHistograms(all.map((d) => d.latency_histogram));
@@ -540,7 +555,8 @@ function histogramChart(lat, ttfb) {
   for (let t = 0; t <= ticks; t++) {
     const k = lo - 1 + Math.round((t * n) / ticks);
     const x = L + (k - lo + 1) * bw;
-    g.push(svg('text', { x, y: H - B + 16, class: 'axis', 'text-anchor': 'middle' }, fmtDuration(bucketUpper(schema, k))));
+    const anchor = t === 0 ? 'start' : t === ticks ? 'end' : 'middle';
+    g.push(svg('text', { x, y: H - B + 16, class: 'axis', 'text-anchor': anchor }, fmtDuration(bucketUpper(schema, k))));
   }
   g.push(svg('line', { x1: L, x2: W - R, y1: H - B, y2: H - B, class: 'axis-line' }));
   const label = `Latency histogram: ${fmtInt(lat.count)} executions from ${fmtDuration(lat.min)} to ${fmtDuration(lat.max)}`;
@@ -570,7 +586,7 @@ function renderDetail(doc, route) {
     ? el('p', { class: 'muted small' }, 'Also seen in schemas: ',
       doc.digests.slice(1).map((o, i) => [i ? ', ' : '', el('a', { href: digestHref(o) }, o.schema || '(none)')]))
     : null;
-  body.replaceChildren(
+  fill(body,
     sqlBlock(formatSQL(d.fingerprint)),
     d.sample_raw ? el('div', {}, el('p', { class: 'label' }, 'Slowest statement, literals included (--log-literals is on)'),
       sqlBlock(d.sample_raw)) : el('p', { class: 'muted small' }, 'Sample: the normalized text above; literal values are redacted.'),
@@ -822,7 +838,6 @@ async function setupReset() {
           else sessionStorage.removeItem('querylens-token');
         } catch { /* storage off */ }
         dlg.close();
-        state.prev = null;
         status('Statistics reset.', false);
         refresh();
         return;
