@@ -51,6 +51,13 @@ type querylens struct {
 // (no decode errors, panics or dropped events).
 func startQuerylens(t *testing.T, upstream string) *querylens {
 	t.Helper()
+	return startQuerylensSink(t, upstream, nil)
+}
+
+// startQuerylensSink is startQuerylens with the proxy's events passed to
+// wrap(engine) instead of the engine itself; nil wrap means the engine.
+func startQuerylensSink(t *testing.T, upstream string, wrap func(proxy.Sink) proxy.Sink) *querylens {
+	t.Helper()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	reg := prometheus.NewRegistry()
 	engine, err := stats.New(stats.DefaultConfig(), log.Named("stats"))
@@ -61,7 +68,11 @@ func startQuerylens(t *testing.T, upstream string) *querylens {
 
 	pcfg := proxy.DefaultConfig()
 	pcfg.Upstream = upstream
-	srv, err := proxy.New(pcfg, engine, log.Named("proxy"), proxy.NewMetrics(reg))
+	var sink proxy.Sink = engine
+	if wrap != nil {
+		sink = wrap(engine)
+	}
+	srv, err := proxy.New(pcfg, sink, log.Named("proxy"), proxy.NewMetrics(reg))
 	require.NoError(t, err)
 	l, err := proxy.Listen("127.0.0.1:0")
 	require.NoError(t, err)
