@@ -406,11 +406,11 @@ func (f *finder) closeConn(k connKey, at time.Time) {
 		})
 	}
 	if u := cs.burst; u != nil {
-		if cl != nil && cl.open == 0 {
+		if cl != nil {
 			if cl.parked != nil && cl.parked != u {
 				f.closeUnit(cl.parked)
 			}
-			cl.parked = u // a next connection may continue it
+			cl.parked = u // the client's next connection may continue it
 		} else {
 			f.closeUnit(u)
 		}
@@ -566,6 +566,15 @@ func (f *finder) statement(ev *protocol.Event, fp *fingerprint.Fingerprint, a *a
 		if u = cs.burst; u != nil && (ev.Sent.Sub(u.last) > f.cfg.UnitGap || ev.Sent.Sub(u.start) > f.cfg.MaxUnitDuration || u.n >= maxUnitStmts) {
 			f.closeUnit(u)
 			u = nil
+		}
+		if u == nil && cs.statements == 1 {
+			// A connection whose first statement follows, within the gap,
+			// the end of the same client's previous connection continues
+			// its burst: a handler that connects per query.
+			if cl := f.clients[cs.client]; cl != nil && cl.parked != nil && ev.Sent.Sub(cl.parked.last) <= f.cfg.UnitGap {
+				u, cl.parked = cl.parked, nil
+				cs.burst = u
+			}
 		}
 		if u == nil {
 			u = f.newUnit(unitBurst, ev)

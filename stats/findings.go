@@ -94,7 +94,7 @@ type FindingsConfig struct {
 	// unit of work. Default 250ms.
 	UnitGap time.Duration
 	// TraceGap ends the unit of a traceparent that has seen no statement
-	// for this long. Default 5s.
+	// for this long. Default 2s.
 	TraceGap time.Duration
 	// MaxUnitDuration cuts a unit that never pauses (a busy pooled
 	// connection). Default 10s.
@@ -141,7 +141,7 @@ type FindingsConfig struct {
 // Defaults for FindingsConfig.
 const (
 	DefaultUnitGap           = 250 * time.Millisecond
-	DefaultTraceGap          = 5 * time.Second
+	DefaultTraceGap          = 2 * time.Second
 	DefaultMaxUnitDuration   = 10 * time.Second
 	DefaultMinLoop           = 5
 	DefaultMinRepeats        = 3
