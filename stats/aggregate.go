@@ -140,7 +140,8 @@ func (a *aggregate) record(ev *protocol.Event, tags []fingerprint.Tag, at time.T
 	for _, t := range tags {
 		a.addTag(t)
 	}
-	if logLiterals && ev.SQL != "" && (a.rawSample == "" || latency > a.rawSampleLatency) {
+	if logLiterals && ev.SQL != "" && (a.rawSample == "" || latency > a.rawSampleLatency) &&
+		!mayHoldSecret(a.info.Kind, ev.SQL) {
 		a.rawSample, a.rawSampleLatency = cutUTF8(ev.SQL, MaxRawSample), latency
 	}
 }

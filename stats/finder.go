@@ -756,7 +756,7 @@ func (f *finder) addRowKeys(u *unit, ud *unitDigest, lits [8]uint64, lat time.Du
 			ra.digests[ra.nd] = ud
 			ra.nd++
 		}
-		if f.logLiterals && ra.value == "" {
+		if f.logLiterals && ra.value == "" && !mayHoldSecret(ud.kind, ev.SQL) {
 			if ev.Command == protocol.ComQuery {
 				if ls := fingerprint.Literals(ev.SQL, li+1); len(ls) > li {
 					ra.value = cutUTF8(ls[li], maxExampleValue)
@@ -891,11 +891,14 @@ func (u *unit) example(executions int, dur time.Duration, detail string) Finding
 // exampleValues renders the argument values of ud's first executions, with
 // LogLiterals only.
 func (f *finder) exampleValues(ud *unitDigest) []string {
-	if !f.logLiterals {
+	if !f.logLiterals || ud.kind == fingerprint.KindUser || ud.kind == fingerprint.KindGrant {
 		return nil
 	}
 	var out []string
 	for _, ex := range ud.examples {
+		if mayHoldSecret(ud.kind, ex.sql) {
+			continue
+		}
 		var v []string
 		if ex.params != nil {
 			for i, p := range ex.params {

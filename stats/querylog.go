@@ -69,7 +69,11 @@ func (w *writer) logQuery(ev *protocol.Event, fp *fingerprint.Fingerprint) {
 		}
 	}
 	if w.cfg.LogLiterals {
-		fields = append(fields, zap.String("sql", ev.SQL))
+		if mayHoldSecret(w.infos[fp.Digest].Kind, ev.SQL) {
+			fields = append(fields, zap.Bool("sql_redacted", true))
+		} else {
+			fields = append(fields, zap.String("sql", ev.SQL))
+		}
 	}
 	if len(fp.Tags) > 0 {
 		fields = append(fields, zap.Object("tags", tagsMarshaler(fp.Tags)))

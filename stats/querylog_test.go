@@ -1,6 +1,7 @@
 package stats_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -83,4 +84,34 @@ func TestQueryLogOffByDefault(t *testing.T) {
 	e.Observe(query("SELECT 1", "", 0, time.Second))
 	s := flush(t, e)
 	assert.Len(t, s.Digests, 1, "aggregation unaffected without a query log")
+}
+
+func TestCredentialsNeverLogged(t *testing.T) {
+	for _, sql := range []string{
+		"CREATE USER 'u'@'%' IDENTIFIED BY 'Pw-7f3a9c-SECRET'",
+		"ALTER USER u IDENTIFIED BY 'Pw-7f3a9c-SECRET'",
+		"SET PASSWORD FOR u = PASSWORD('Pw-7f3a9c-SECRET')",
+		"GRANT ALL ON *.* TO u IDENTIFIED BY 'Pw-7f3a9c-SECRET'",
+		"CHANGE MASTER TO MASTER_PASSWORD='Pw-7f3a9c-SECRET'",
+		"SELECT AES_ENCRYPT(body, 'Pw-7f3a9c-SECRET') FROM t",
+	} {
+		var logs bytes.Buffer
+		cfg := stats.Config{LogLiterals: true, QueryLogSample: 1, QueryLog: zap.New(zapcore.NewCore(
+			zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&logs), zap.InfoLevel))}
+		e := startEngine(t, cfg)
+		e.Observe(query(sql, "shop", 0, time.Millisecond))
+		s := flush(t, e)
+		b, err := json.Marshal(s)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), "Pw-7f3a9c", sql)
+		assert.NotContains(t, logs.String(), "Pw-7f3a9c", sql)
+		assert.Contains(t, logs.String(), `"sql_redacted":true`, sql)
+	}
+	// Other statements keep their literals with LogLiterals: the check can fail.
+	var logs bytes.Buffer
+	e := startEngine(t, stats.Config{LogLiterals: true, QueryLogSample: 1, QueryLog: zap.New(zapcore.NewCore(
+		zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&logs), zap.InfoLevel))})
+	e.Observe(query("SELECT * FROM t WHERE name = 'Pw-7f3a9c-visible'", "shop", 0, time.Millisecond))
+	flush(t, e)
+	assert.Contains(t, logs.String(), "Pw-7f3a9c-visible")
 }
