@@ -29,6 +29,14 @@ const (
 	sqlStateUpstreamUnreachable = "08001"
 )
 
+// The error a client over Config.MaxConnections receives: what mysqld sends
+// beyond max_connections (ER_CON_COUNT_ERROR, SQLSTATE 08004 "server
+// rejected the connection"), so pools treat both alike.
+const (
+	errCodeTooManyConnections  = 1040
+	sqlStateTooManyConnections = "08004"
+)
+
 const minBufferSize = 4 << 10
 
 // conn is one client connection and its upstream leg.
@@ -54,10 +62,7 @@ type conn struct {
 
 func (s *Server) newConn(nc net.Conn) *conn {
 	id := s.nextID.Add(1)
-	client := nc.RemoteAddr().String()
-	if nc.RemoteAddr().Network() == "unix" {
-		client = "unix"
-	}
+	client := clientAddrOf(nc)
 	c := &conn{
 		srv:       s,
 		id:        id,
@@ -91,7 +96,10 @@ func (c *conn) serve() {
 
 	up, err := c.dial()
 	if err != nil {
-		c.refuse(err)
+		c.srv.metrics.upstreamErrors.Inc()
+		c.log.Warn("upstream unreachable; answering the client with an error",
+			zap.String("upstream", c.srv.cfg.Upstream), zap.Error(err))
+		c.refuse(fmt.Sprintf("querylens: cannot connect to upstream %s: %s", c.srv.cfg.Upstream, dialReason(err)))
 		return
 	}
 	c.mu.Lock()
@@ -103,7 +111,14 @@ func (c *conn) serve() {
 	}
 
 	if err := c.negotiate(); err != nil {
-		if !isQuietClose(err) {
+		var ng *noGreetingError
+		switch {
+		case errors.As(err, &ng) && !c.isClosing():
+			c.srv.metrics.upstreamErrors.Inc()
+			c.log.Warn("upstream sent no greeting; answering the client with an error",
+				zap.String("upstream", c.srv.cfg.Upstream), zap.Error(ng.err))
+			c.refuse(fmt.Sprintf("querylens: upstream %s sent no greeting: %s", c.srv.cfg.Upstream, dialReason(ng.err)))
+		case !isQuietClose(err):
 			c.log.Info("login not relayed", zap.Error(err))
 		}
 		return
@@ -113,6 +128,7 @@ func (c *conn) serve() {
 	go c.clientToServer(errc)
 	go c.serverToClient(errc)
 	first := <-errc
+	byProxy := c.isClosing()
 	var second error
 	if errors.Is(first, errClientEOF) {
 		// The client finished writing (usually after COM_QUIT). Let the
@@ -128,11 +144,41 @@ func (c *conn) serve() {
 		second = <-errc
 	}
 	c.mu.Lock()
+	inFlight := 0
 	if c.decoding {
-		c.safeCall(func() { c.session.Close(time.Now()) })
+		inFlight = c.session.InFlight()
+		now := time.Now()
+		c.safeCall(func() { c.session.Close(now) })
+		if co, ok := c.srv.sink.(CloseObserver); ok {
+			if id := c.session.Info().ConnID; id != 0 {
+				co.ObserveClose(clientAddrOf(c.rawClient), id, now)
+			}
+		}
 	}
 	c.mu.Unlock()
-	c.logEnd(first, second)
+	c.logEnd(first, second, byProxy, inFlight)
+}
+
+// CloseObserver is implemented by sinks that want to know when a decoded
+// connection has ended, after its last event (stats.Engine does: the units
+// of work of that connection end with it). clientAddr and connID are those
+// of the connection's events.
+type CloseObserver interface {
+	ObserveClose(clientAddr string, connID uint32, at time.Time)
+}
+
+// clientAddrOf is the client address events carry: host:port, or "unix".
+func clientAddrOf(nc net.Conn) string {
+	if nc.RemoteAddr().Network() == "unix" {
+		return "unix"
+	}
+	return nc.RemoteAddr().String()
+}
+
+func (c *conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
 }
 
 var errClientEOF = errors.New("client closed its side")
@@ -144,32 +190,35 @@ func (c *conn) dial() (net.Conn, error) {
 	return c.srv.dialer.DialContext(ctx, network, address)
 }
 
-// refuse tells the client the upstream is unreachable, with a MySQL error
-// naming querylens and the upstream. It plays the server's part of the
-// handshake: a greeting, then the error after the client's answer. An ERR
-// sent in place of the greeting would be simpler, but libmariadb (the
+// refuse tells the client, with a MySQL error carrying msg, that there is
+// no server to relay to. It plays the server's part of the handshake.
+func (c *conn) refuse(msg string) {
+	_ = c.client.SetDeadline(time.Now().Add(rejectTimeout))
+	refuseLogin(c.client, uint32(c.id), errCodeUpstreamUnreachable, sqlStateUpstreamUnreachable, msg)
+}
+
+// refuseLogin answers a client that cannot be served with a MySQL error: a
+// greeting of the proxy's own, then the ERR after the client's answer. An
+// ERR sent in place of the greeting would be simpler, but libmariadb (the
 // mariadb CLI, many language bindings) reports it as a malformed packet.
-func (c *conn) refuse(err error) {
-	c.srv.metrics.upstreamErrors.Inc()
-	c.log.Warn("upstream unreachable; answering the client with an error",
-		zap.String("upstream", c.srv.cfg.Upstream), zap.Error(err))
-	msg := fmt.Sprintf("querylens: cannot connect to upstream %s: %s", c.srv.cfg.Upstream, dialReason(err))
+// The greeting offers no TLS, so the answer is a HandshakeResponse in
+// plaintext. The caller sets a deadline on client.
+func refuseLogin(client net.Conn, connID uint32, code uint16, sqlState, msg string) {
 	var scramble [20]byte
 	for i := range scramble {
 		scramble[i] = byte('0' + rand.IntN(75)) // printable, never NUL
 	}
-	_ = c.client.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.client.Write(protocol.AppendGreeting(nil, "8.0.0-querylens", uint32(c.id), scramble)); err != nil {
+	if _, err := client.Write(protocol.AppendGreeting(nil, "8.0.0-querylens", connID, scramble)); err != nil {
 		return
 	}
-	c.answerWithError(c.client, msg)
+	answerWithError(client, code, sqlState, msg)
 }
 
 // answerWithError reads the client's next packet (its HandshakeResponse,
-// dropped unread and unlogged: it holds auth data) and answers it with ERR
-// 1105/08001 carrying msg at the next sequence id. A client that sent an
-// SSLRequest instead starts TLS and sees the connection close.
-func (c *conn) answerWithError(client net.Conn, msg string) {
+// dropped unread and unlogged: it holds auth data) and answers it with an
+// ERR carrying code, sqlState and msg at the next sequence id. A client
+// that sent an SSLRequest instead starts TLS and sees the connection close.
+func answerWithError(client net.Conn, code uint16, sqlState, msg string) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(client, hdr[:]); err != nil {
 		return
@@ -178,8 +227,17 @@ func (c *conn) answerWithError(client net.Conn, msg string) {
 	if _, err := io.CopyN(io.Discard, client, int64(n)); err != nil {
 		return
 	}
-	_, _ = client.Write(protocol.AppendErrPacket(nil, hdr[3]+1, errCodeUpstreamUnreachable, sqlStateUpstreamUnreachable, msg))
+	_, _ = client.Write(protocol.AppendErrPacket(nil, hdr[3]+1, code, sqlState, msg))
 }
+
+// noGreetingError is negotiate's error when the upstream accepted the
+// connection but sent no complete greeting (it stalled past
+// HandshakeTimeout or closed): nothing has reached the client yet, so it can
+// still be answered with a proper error.
+type noGreetingError struct{ err error }
+
+func (e *noGreetingError) Error() string { return "read upstream greeting: " + e.err.Error() }
+func (e *noGreetingError) Unwrap() error { return e.err }
 
 // negotiate relays the start of the login itself, before the pumps take
 // over: the server greeting (with CLIENT_SSL cleared when TLS is not
@@ -194,7 +252,7 @@ func (c *conn) negotiate() error {
 
 	greeting, err := readPacket(c.upstream)
 	if err != nil {
-		return fmt.Errorf("read upstream greeting: %w", err)
+		return &noGreetingError{err}
 	}
 	caps, isGreeting := protocol.GreetingCapabilities(greeting[4:])
 	offer := false
@@ -207,7 +265,8 @@ func (c *conn) negotiate() error {
 			if _, err := c.client.Write(greeting); err != nil {
 				return err
 			}
-			c.answerWithError(c.client, fmt.Sprintf("querylens: upstream %s does not offer TLS, and --upstream-tls=%s", cfg.Upstream, cfg.UpstreamTLSMode))
+			answerWithError(c.client, errCodeUpstreamUnreachable, sqlStateUpstreamUnreachable,
+				fmt.Sprintf("querylens: upstream %s does not offer TLS, and --upstream-tls=%s", cfg.Upstream, cfg.UpstreamTLSMode))
 			return errShutdown
 		}
 		if !offer && caps.Has(protocol.CapSSL) {
@@ -241,7 +300,8 @@ func (c *conn) negotiate() error {
 		// The client is waiting for TLS: give it TLS and then the error.
 		cl := tls.Server(c.client, cfg.ClientTLS)
 		if cl.HandshakeContext(ctx) == nil {
-			c.answerWithError(cl, fmt.Sprintf("querylens: TLS to upstream %s failed: %v", cfg.Upstream, err))
+			answerWithError(cl, errCodeUpstreamUnreachable, sqlStateUpstreamUnreachable,
+				fmt.Sprintf("querylens: TLS to upstream %s failed: %v", cfg.Upstream, err))
 		}
 		return errShutdown
 	}
@@ -270,7 +330,7 @@ func (c *conn) relayPacket(dir protocol.Direction, pkt []byte, dst net.Conn) err
 		return errShutdown
 	}
 	if _, err := dst.Write(pkt); err != nil {
-		return fmt.Errorf("write %s: %w", peerName(dir), err)
+		return &relayError{side: peerName(dir), op: "write", err: err}
 	}
 	if dir == protocol.FromClient {
 		c.srv.metrics.clientBytes.Add(float64(len(pkt)))
@@ -332,7 +392,7 @@ func (c *conn) pump(dir protocol.Direction, src, dst net.Conn, count func(float6
 				return errShutdown
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return fmt.Errorf("write %s: %w", peerName(dir), werr)
+				return &relayError{side: peerName(dir), op: "write", err: werr}
 			}
 			count(float64(n))
 			if n == len(buf) && len(buf) < c.srv.cfg.BufferSize {
@@ -341,14 +401,24 @@ func (c *conn) pump(dir protocol.Direction, src, dst net.Conn, count func(float6
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) && dir == protocol.FromClient {
-				return errClientEOF
+				err = errClientEOF
 			}
-			return fmt.Errorf("read %s: %w", sourceName(dir), err)
+			return &relayError{side: sourceName(dir), op: "read", err: err}
 		}
 	}
 }
 
 var errShutdown = errors.New("closed by shutdown")
+
+// relayError is why a pump stopped: which socket failed, and how.
+type relayError struct {
+	side string // "client" or "upstream"
+	op   string // "read" or "write"
+	err  error
+}
+
+func (e *relayError) Error() string { return e.op + " " + e.side + ": " + e.err.Error() }
+func (e *relayError) Unwrap() error { return e.err }
 
 func sourceName(dir protocol.Direction) string {
 	if dir == protocol.FromClient {
@@ -463,15 +533,28 @@ func closeWrite(nc net.Conn) {
 	}
 }
 
-func (c *conn) logEnd(first, second error) {
+// logEnd logs how the connection ended. first is the first pump's error,
+// byProxy whether the proxy had decided to close it by then (Shutdown,
+// Close), inFlight the commands the decoder saw unanswered.
+func (c *conn) logEnd(first, second error, byProxy bool, inFlight int) {
+	by := "proxy"
+	var re *relayError
+	if !byProxy && errors.As(first, &re) {
+		by = re.side
+	}
+	if by == "upstream" && inFlight > 0 {
+		c.log.Info("upstream closed the connection with a command in flight; closed the client too",
+			zap.Error(first), zap.Int("in_flight", inFlight))
+		return
+	}
 	for _, err := range []error{first, second} {
 		if err == nil || isQuietClose(err) {
 			continue
 		}
-		c.log.Info("connection ended with an error", zap.Error(err))
+		c.log.Info("connection ended with an error", zap.String("closed_by", by), zap.Error(err))
 		return
 	}
-	c.log.Debug("closed")
+	c.log.Debug("closed", zap.String("closed_by", by))
 }
 
 func isQuietClose(err error) bool {

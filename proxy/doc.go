@@ -28,4 +28,28 @@
 // upstream so a response in flight still reaches the client.
 //
 // Sink.Observe is called from pump goroutines and must not block.
+//
+// # Faults and limits
+//
+// Every fault ends the affected connection only. A client that cannot be
+// served gets a MySQL error through a greeting of the proxy's own (libmariadb
+// rejects an ERR in place of the greeting): 1105/08001 naming the upstream
+// when it refuses, does not answer within DialTimeout, or sends no complete
+// greeting within HandshakeTimeout; 1040/08004 "Too many connections" beyond
+// MaxConnections, which the accept loop answers on a goroutine of its own
+// (at most 64 at once; further clients are just closed) and counts in
+// querylens_connections_rejected_total. Once bytes of the server have reached
+// the client nothing is injected: a server that dies mid-result or
+// mid-LOAD DATA closes the client, which sees its driver's connection error,
+// and the close is logged at info level with the commands in flight.
+//
+// Memory per connection is fixed: two pump buffers growing from 4 KiB to
+// Config.BufferSize, and the session's capped copies. A pump blocks on
+// writing to a slow reader, so it stops reading from the other side and TCP
+// flow control pushes back on the sender: a client that stops reading stops
+// the server, not grows the proxy.
+//
+// Accept errors (such as EMFILE) are backed off from 5ms to 1s, counted,
+// and logged on the 1st, 2nd, 4th, 8th... error in a row and at least once
+// a minute while they last.
 package proxy

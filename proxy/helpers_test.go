@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/querylens/querylens/internal/testdb"
@@ -21,10 +23,19 @@ import (
 	"github.com/querylens/querylens/proxy"
 )
 
+// TestMain runs the tests against throwaway servers, then fails the run if
+// any goroutine outlives them: every connection, pump and accept loop must
+// end once its test has closed its proxy.
 func TestMain(m *testing.M) {
 	code := testdb.RunMain(m)
 	if tlsServer != nil {
 		_ = tlsServer.Stop()
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }

@@ -2,6 +2,10 @@ package proxy
 
 import "github.com/prometheus/client_golang/prometheus"
 
+// rejectMaxConnections is the querylens_connections_rejected_total reason
+// for clients over Config.MaxConnections.
+const rejectMaxConnections = "max_connections"
+
 // Metrics are the relay's own counters. Per-statement numbers come from the
 // stats package; these describe connections and bytes.
 type Metrics struct {
@@ -14,6 +18,7 @@ type Metrics struct {
 	decodeErrors      prometheus.Counter
 	decoderPanics     prometheus.Counter
 	acceptErrors      prometheus.Counter
+	rejected          *prometheus.CounterVec
 	tlsFailures       *prometheus.CounterVec
 	tlsConns          prometheus.Counter
 }
@@ -36,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		upstreamErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "querylens_upstream_dial_errors_total",
-			Help: "Upstream connections that could not be established; the client received an ERR packet.",
+			Help: "Upstream connections that could not be established (refused, timed out, or no greeting); the client received an ERR packet.",
 		}),
 		handshakeFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "querylens_handshake_failures_total",
@@ -56,6 +61,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "querylens_accept_errors_total",
 			Help: "Errors returned by accept on a listener.",
 		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "querylens_connections_rejected_total",
+			Help: "Client connections refused without being relayed, by reason (max_connections: the client got error 1040).",
+		}, []string{"reason"}),
 		tlsFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "querylens_tls_handshake_failures_total",
 			Help: "TLS handshakes that failed, by leg (client, upstream).",
@@ -69,9 +78,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	// the first failure.
 	m.tlsFailures.WithLabelValues("client")
 	m.tlsFailures.WithLabelValues("upstream")
+	m.rejected.WithLabelValues(rejectMaxConnections)
 	if reg != nil {
 		reg.MustRegister(m.connsOpen, m.connsTotal, m.upstreamErrors, m.handshakeFailures,
-			bytes, m.decodeErrors, m.decoderPanics, m.acceptErrors, m.tlsFailures, m.tlsConns)
+			bytes, m.decodeErrors, m.decoderPanics, m.acceptErrors, m.rejected, m.tlsFailures, m.tlsConns)
 	}
 	return m
 }

@@ -26,4 +26,7 @@ func TestMetricsExported(t *testing.T) {
 	n, err := testutil.GatherAndCount(reg, "querylens_tls_handshake_failures_total")
 	require.NoError(t, err)
 	assert.Equal(t, 2, n, "one series per leg, before any failure")
+	n, err = testutil.GatherAndCount(reg, "querylens_connections_rejected_total")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the max_connections series, before any refusal")
 }

@@ -41,6 +41,12 @@ type Config struct {
 	// HandshakeTimeout bounds the part of the login the proxy takes part in
 	// (greeting, SSLRequest, both TLS handshakes). Default 15s.
 	HandshakeTimeout time.Duration
+	// MaxConnections caps the client connections served at once. A client
+	// beyond it is answered like mysqld answers one beyond max_connections:
+	// error 1040, SQLSTATE 08004, "Too many connections". 0 means no cap:
+	// each client connection is one upstream connection, so the server's
+	// own max_connections already applies (and its refusal is relayed).
+	MaxConnections int
 
 	// ClientTLS, when set, is offered to clients (CLIENT_SSL stays in the
 	// greeting) whenever the upstream offers TLS too; nil hides CLIENT_SSL
@@ -68,6 +74,9 @@ func (c Config) Validate() error {
 	}
 	if c.DialTimeout < 0 || c.BufferSize < 0 || c.MaxSQLBytes < 0 || c.HandshakeTimeout < 0 {
 		return errors.New("negative timeout, buffer size or SQL cap")
+	}
+	if c.MaxConnections < 0 {
+		return errors.New("negative connection limit")
 	}
 	if c.UpstreamTLSMode.String() == "unknown" {
 		return fmt.Errorf("unknown upstream TLS mode %d", c.UpstreamTLSMode)
@@ -143,14 +152,25 @@ type Server struct {
 
 	nextID     atomic.Uint64
 	inShutdown atomic.Bool
-	tlsPolicy  atomic.Int32 // last logged upstream TLS situation, see noteTLS
+	tlsPolicy  atomic.Int32  // last logged upstream TLS situation, see noteTLS
+	quit       chan struct{} // closed by Shutdown and Close; wakes backing-off accept loops
+	quitOnce   sync.Once
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[*conn]struct{}
-	serving   sync.WaitGroup // accept loops
-	handlers  sync.WaitGroup // connection goroutines
+	rejecting map[net.Conn]struct{} // clients being told "Too many connections"
+	serving   sync.WaitGroup        // accept loops
+	handlers  sync.WaitGroup        // connection and rejection goroutines
 }
+
+// maxRejecting bounds the goroutines answering clients over
+// Config.MaxConnections; beyond it, such clients are simply closed, so a
+// flood of connections costs a bounded amount of memory.
+const maxRejecting = 64
+
+// rejectTimeout bounds the exchange with a client being refused.
+const rejectTimeout = 5 * time.Second
 
 // New returns a Server. sink and metrics may be nil.
 func New(cfg Config, sink Sink, log *zap.Logger, metrics *Metrics) (*Server, error) {
@@ -170,21 +190,30 @@ func New(cfg Config, sink Sink, log *zap.Logger, metrics *Metrics) (*Server, err
 		log:       log,
 		metrics:   metrics,
 		dialer:    net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second},
+		quit:      make(chan struct{}),
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		rejecting: make(map[net.Conn]struct{}),
 	}, nil
 }
 
 // Serve accepts connections on l until Shutdown or Close, and always returns
-// a non-nil error: ErrServerClosed after those. Temporary accept errors are
-// backed off from 5ms up to 1s, as net/http does.
+// a non-nil error: ErrServerClosed after those. Temporary accept errors (such
+// as running out of file descriptors) are backed off from 5ms up to 1s, as
+// net/http does; they are counted, and logged on the 1st, 2nd, 4th, 8th...
+// error in a row and at least once a minute while they last, so a
+// persistent error cannot flood the log.
 func (s *Server) Serve(l net.Listener) error {
 	if !s.trackListener(&l, true) {
 		l.Close()
 		return ErrServerClosed
 	}
 	defer s.trackListener(&l, false)
-	var delay time.Duration
+	var (
+		delay    time.Duration
+		failures int // accept errors in a row
+		lastLog  time.Time
+	)
 	for {
 		nc, err := l.Accept()
 		if err != nil {
@@ -195,16 +224,35 @@ func (s *Server) Serve(l net.Listener) error {
 				return err
 			}
 			s.metrics.acceptErrors.Inc()
+			failures++
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed; backing off", zap.Error(err), zap.Duration("delay", delay))
-			time.Sleep(delay)
+			if failures&(failures-1) == 0 || time.Since(lastLog) >= time.Minute {
+				lastLog = time.Now()
+				s.log.Warn("accept failed; backing off", zap.String("listen", l.Addr().String()),
+					zap.Error(err), zap.Int("failures_in_a_row", failures), zap.Duration("delay", delay))
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.quit:
+				t.Stop()
+				return ErrServerClosed
+			}
 			continue
+		}
+		if failures > 0 {
+			s.log.Info("accepting again", zap.String("listen", l.Addr().String()), zap.Int("failures_in_a_row", failures))
+			failures = 0
 		}
 		delay = 0
 		c := s.newConn(nc)
-		if !s.trackConn(c, true) {
+		switch s.trackConn(c, true) {
+		case admitClosed:
 			nc.Close()
 			return ErrServerClosed
+		case admitFull:
+			s.reject(nc, c.id)
+			continue
 		}
 		s.handlers.Add(1)
 		go func() {
@@ -213,6 +261,44 @@ func (s *Server) Serve(l net.Listener) error {
 		}()
 	}
 }
+
+// reject answers a client over Config.MaxConnections with error 1040 on a
+// goroutine of its own, so the accept loop keeps going.
+func (s *Server) reject(nc net.Conn, id uint64) {
+	s.metrics.rejected.WithLabelValues(rejectMaxConnections).Inc()
+	s.mu.Lock()
+	if len(s.rejecting) >= maxRejecting || s.inShutdown.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.rejecting[nc] = struct{}{}
+	s.handlers.Add(1)
+	s.mu.Unlock()
+	if ce := s.log.Check(zap.DebugLevel, "too many connections; refusing a client"); ce != nil {
+		ce.Write(zap.String("client", nc.RemoteAddr().String()), zap.Int("max_connections", s.cfg.MaxConnections))
+	}
+	go func() {
+		defer s.handlers.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.rejecting, nc)
+			s.mu.Unlock()
+			nc.Close()
+		}()
+		_ = nc.SetDeadline(time.Now().Add(rejectTimeout))
+		refuseLogin(nc, uint32(id), errCodeTooManyConnections, sqlStateTooManyConnections, "Too many connections")
+	}()
+}
+
+// admission is trackConn's answer to a new connection.
+type admission int
+
+const (
+	admitted    admission = iota
+	admitClosed           // the server is shutting down
+	admitFull             // Config.MaxConnections reached
+)
 
 func (s *Server) trackListener(l *net.Listener, add bool) bool {
 	s.mu.Lock()
@@ -230,30 +316,40 @@ func (s *Server) trackListener(l *net.Listener, add bool) bool {
 	return true
 }
 
-func (s *Server) trackConn(c *conn, add bool) bool {
+// trackConn adds c to the served connections (add) or removes it.
+func (s *Server) trackConn(c *conn, add bool) admission {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if add {
 		if s.inShutdown.Load() {
-			return false
+			return admitClosed
+		}
+		if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
+			return admitFull
 		}
 		s.conns[c] = struct{}{}
 		s.metrics.connsOpen.Inc()
 		s.metrics.connsTotal.Inc()
-		return true
+		return admitted
 	}
 	if _, ok := s.conns[c]; ok {
 		delete(s.conns, c)
 		s.metrics.connsOpen.Dec()
 	}
-	return true
+	return admitted
 }
 
+// closeListeners stops accepting: it closes the listeners, wakes accept
+// loops that are backing off, and closes clients being refused.
 func (s *Server) closeListeners() {
+	s.quitOnce.Do(func() { close(s.quit) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for l := range s.listeners {
 		(*l).Close()
+	}
+	for nc := range s.rejecting {
+		nc.Close()
 	}
 }
 

@@ -18,6 +18,12 @@ import (
 	"time"
 )
 
+// MinTLSVersion is the oldest TLS version either leg accepts. TLS 1.0 and
+// 1.1 are deprecated (RFC 8996); a client or server limited to them fails
+// its handshake with the proxy, and a failure on the client leg is counted
+// in querylens_tls_handshake_failures_total{leg="client"}.
+const MinTLSVersion = tls.VersionTLS12
+
 // UpstreamTLSMode says how the upstream leg uses TLS. Whatever the mode, the
 // upstream leg is TLS exactly when the client leg is (see the package doc:
 // asymmetric legs break caching_sha2_password full authentication); the
@@ -69,7 +75,7 @@ func (m UpstreamTLSMode) requiresTLS() bool {
 // upstream leg. caFile is needed for the verify modes; serverName overrides
 // the host of upstream for verify-identity (and SNI).
 func UpstreamTLSConfig(mode UpstreamTLSMode, upstream, caFile, serverName string) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{MinVersion: MinTLSVersion}
 	if serverName == "" {
 		if network, addr, err := SplitAddr(upstream); err == nil && network == "tcp" {
 			serverName, _, _ = net.SplitHostPort(addr)
@@ -144,7 +150,7 @@ func ClientTLSConfig(certFile, keyFile string) (*tls.Config, string, error) {
 		return nil, "", err
 	}
 	sum := sha256.Sum256(cert.Certificate[0])
-	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}},
+	return &tls.Config{MinVersion: MinTLSVersion, Certificates: []tls.Certificate{cert}},
 		strings.ToUpper(hex.EncodeToString(sum[:])), nil
 }
 
