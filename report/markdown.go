@@ -114,6 +114,7 @@ func writeMarkdown(w io.Writer, m *model) error {
 	mw := &mdWriter{textWriter{w: bufio.NewWriter(w)}}
 	mdSummary(mw, m)
 	mdProfile(mw, m)
+	mdFindings(mw, m)
 	if len(m.top) > 0 {
 		mw.line("")
 		mw.line("## Statements")

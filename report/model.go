@@ -270,5 +270,21 @@ func writeJSON(w io.Writer, s *stats.Snapshot, cfg Config) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(DigestList(s, cfg))
+	return enc.Encode(jsonReport{DigestList: DigestList(s, cfg), Findings: findingsOrEmpty(selectFindings(s, cfg)),
+		Transactions: s.Transactions})
+}
+
+// jsonReport is what --format json prints: the API's digest list with the
+// findings that pass the same filters.
+type jsonReport struct {
+	*stats.DigestList
+	Findings     []*stats.Finding       `json:"findings"`
+	Transactions stats.TransactionStats `json:"transactions"`
+}
+
+func findingsOrEmpty(f []*stats.Finding) []*stats.Finding {
+	if f == nil {
+		return []*stats.Finding{}
+	}
+	return f
 }

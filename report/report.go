@@ -164,6 +164,10 @@ type options struct {
 	timeout time.Duration
 }
 
+// TokenEnv names the environment variable whose value, when set, is sent
+// as the bearer token to --from proxies (the proxy's --http-token).
+const TokenEnv = "QUERYLENS_HTTP_TOKEN"
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	opts, err := parseArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -180,7 +184,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var snaps []*stats.Snapshot
 	var names []string
 	for _, u := range opts.from {
-		s, err := Fetch(ctx, client, u)
+		s, err := Fetch(ctx, client, u, os.Getenv(TokenEnv))
 		if err != nil {
 			return err
 		}
@@ -304,6 +308,9 @@ as a --state-file ("-" reads stdin). Several sources are merged exactly.
   querylens report --from http://db1:9104,http://db2:9104 --sort p99 --top 10
   curl -s http://127.0.0.1:9104/api/v1/snapshot > before.json
   querylens report --format markdown before.json
+
+A proxy whose stats endpoint asks for a token (--http-token) gets it from
+the environment variable QUERYLENS_HTTP_TOKEN.
 
 Flags:
 `)

@@ -75,8 +75,11 @@ func TestMergeEqualsOneProxy(t *testing.T) {
 	evs := workload()
 	var a, b []*protocol.Event
 	for i, e := range evs {
-		// Both halves see most keys, so entries really merge.
+		// Both halves see most keys, so entries really merge. Each half
+		// is one client connection, to the one proxy as to its own: units
+		// of work, and so findings, are per connection.
 		if i%3 == 0 {
+			e.ClientAddr = "127.0.0.1:40001"
 			a = append(a, e)
 		} else {
 			b = append(b, e)

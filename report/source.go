@@ -46,8 +46,10 @@ func SnapshotURL(base string) (string, error) {
 const maxErrorBody = 512
 
 // Fetch gets the snapshot at rawURL (see SnapshotURL) with c, which should
-// have a timeout. Errors name the URL.
-func Fetch(ctx context.Context, c *http.Client, rawURL string) (*stats.Snapshot, error) {
+// have a timeout, presenting token as "Authorization: Bearer" when it is
+// not empty (a proxy whose --http is not loopback asks for it). Errors
+// name the URL, never the token.
+func Fetch(ctx context.Context, c *http.Client, rawURL, token string) (*stats.Snapshot, error) {
 	u, err := SnapshotURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -57,6 +59,9 @@ func Fetch(ctx context.Context, c *http.Client, rawURL string) (*stats.Snapshot,
 		return nil, fmt.Errorf("fetch %s: %w", u, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		var ue *url.Error

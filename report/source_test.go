@@ -185,3 +185,23 @@ func TestSnapshotURL(t *testing.T) {
 		assert.Equal(t, want, got, in)
 	}
 }
+
+func TestFetchSendsToken(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("Authorization")
+		if got != "Bearer s3cret" {
+			http.Error(w, `{"error":"token required"}`, http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte(`{"version":1,"digests":[],"overflow":null}`))
+	}))
+	defer srv.Close()
+	_, err := report.Fetch(context.Background(), srv.Client(), srv.URL, "")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "401")
+	s, err := report.Fetch(context.Background(), srv.Client(), srv.URL, "s3cret")
+	require.NoError(t, err)
+	assert.Equal(t, 1, s.Version)
+	assert.Equal(t, "Bearer s3cret", got)
+}

@@ -43,6 +43,7 @@ func writeText(w io.Writer, m *model) error {
 	t := &textWriter{w: bufio.NewWriter(w)}
 	textSummary(t, m)
 	textProfile(t, m)
+	textFindings(t, m)
 	for _, d := range m.top {
 		textDetail(t, m, d)
 	}

@@ -50,6 +50,7 @@ type aggregate struct {
 	isOverflow bool
 
 	count         uint64
+	units         uint64 // units of work the statement ran in (finder.go)
 	commands      [len(statementCommands)]uint64
 	errors        uint64
 	prepareErrors uint64
@@ -200,6 +201,7 @@ func (a *aggregate) snapshot() *DigestStats {
 		Tables:               slices.Clone(a.info.Tables),
 		ParseError:           a.info.ParseError,
 		Count:                a.count,
+		Units:                a.units,
 		Commands:             make(map[string]uint64, 1),
 		Errors:               a.errors,
 		PrepareErrors:        a.prepareErrors,

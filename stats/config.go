@@ -105,6 +105,7 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = d.Now
 	}
+	c.Findings = c.Findings.withDefaults()
 	return c
 }
 

@@ -105,7 +105,8 @@ type unitDigest struct {
 	srcs     [4]source
 	nsrcs    int
 	keys     *keyInfo
-	varied   uint8 // bit j: key j took more than one value
+	agg      *aggregate // counts the units the statement ran in
+	varied   uint8      // bit j: key j took more than one value
 	key0     [4]uint64
 	examples []exampleRef
 }
@@ -177,6 +178,7 @@ type findingKey struct {
 
 type findingAgg struct {
 	key           findingKey
+	stmt          *aggregate // the statement's aggregate, for UnitsSeen
 	text, srcText string
 	related       []string
 	executions    uint64
@@ -208,7 +210,6 @@ type finder struct {
 	traces   map[string]*unit
 	clients  map[clientKey]*clientState
 	keys     map[fingerprint.Digest]*keyInfo
-	seen     map[fingerprint.Digest]uint64 // units in which a digest ran
 	findings map[findingKey]*findingAgg
 	prep     map[fingerprint.Digest]*prepStats
 
@@ -245,7 +246,6 @@ func (f *finder) reset() {
 	f.traces = map[string]*unit{}
 	f.clients = map[clientKey]*clientState{}
 	f.keys = map[fingerprint.Digest]*keyInfo{}
-	f.seen = map[fingerprint.Digest]uint64{}
 	f.findings = map[findingKey]*findingAgg{}
 	f.prep = map[fingerprint.Digest]*prepStats{}
 	f.tx = TransactionStats{}
@@ -471,7 +471,7 @@ func (f *finder) prepare(ev *protocol.Event, fp *fingerprint.Fingerprint, a *agg
 	cs.openByText[fp.Digest]++
 	if len(cs.stmts) > f.cfg.MaxOpenStatements && !cs.leaked {
 		cs.leaked = true
-		f.record(findingKey{kind: KindUnclosedStatements, digest: fp.Digest, schema: a.schema}, a.text, "",
+		f.record(findingKey{kind: KindUnclosedStatements, digest: fp.Digest, schema: a.schema}, a, a.text, "",
 			uint64(len(cs.stmts)), 0, 0, ev.Sent, nil, FindingExample{
 				Unit: "connection", ConnID: cs.connID, User: ev.User, Client: ev.ClientAddr,
 				Executions: uint64(len(cs.stmts)), At: ev.Sent,
@@ -638,7 +638,7 @@ func (f *finder) add(u *unit, ev *protocol.Event, fp *fingerprint.Fingerprint, a
 		if u.digests == nil {
 			u.digests = map[fingerprint.Digest]*unitDigest{}
 		}
-		ud = &unitDigest{digest: fp.Digest, text: a.text, schema: a.schema, kind: a.info.Kind, first: ev.Sent}
+		ud = &unitDigest{digest: fp.Digest, text: a.text, schema: a.schema, kind: a.info.Kind, first: ev.Sent, agg: a}
 		ud.keys = f.keyInfo(fp.Digest, a)
 		// The SELECTs whose rows may drive a loop over this statement.
 		for _, s := range u.recent {
@@ -830,9 +830,8 @@ func (f *finder) closeUnit(u *unit) {
 	}
 	f.dirty = true
 	for _, ud := range u.order {
-		if len(f.seen) < maxSeenDigests || f.seen[ud.digest] > 0 {
-			f.seen[ud.digest]++
-		}
+		ud.agg.units++
+		ud.agg.dirty = true
 	}
 	for _, ud := range u.order {
 		if ud.kind != fingerprint.KindSelect {
@@ -923,7 +922,7 @@ func (f *finder) nPlusOne(u *unit, ud *unitDigest, src source) {
 		ud.count, len(ud.vals), src.text, src.rows))
 	ex.Values = f.exampleValues(ud)
 	agg := f.record(findingKey{kind: KindNPlusOne, digest: ud.digest, source: src.digest, schema: ud.schema},
-		ud.text, src.text, uint64(ud.count), ud.dur, saving, u.start, u.tags, ex)
+		ud.agg, ud.text, src.text, uint64(ud.count), ud.dur, saving, u.start, u.tags, ex)
 	if agg.suggestion == "" {
 		agg.suggestion = inRewrite(ud)
 	}
@@ -972,7 +971,7 @@ func (f *finder) repeatedRead(u *unit, ud *unitDigest) {
 	ex := u.example(execs, d, fmt.Sprintf("%d executions with the same arguments (%d distinct value set(s) repeated)", execs, values))
 	ex.Values = f.exampleValues(ud)
 	agg := f.record(findingKey{kind: KindRepeatedRead, digest: ud.digest, schema: ud.schema},
-		ud.text, "", uint64(execs), d, saving, u.start, u.tags, ex)
+		ud.agg, ud.text, "", uint64(execs), d, saving, u.start, u.tags, ex)
 	if agg.suggestion == "" {
 		agg.suggestion = "run it once per unit of work and reuse the result (a variable or a request-scoped cache)"
 	}
@@ -991,7 +990,7 @@ func (f *finder) rowRoundTrips(u *unit, k rowKey, ra *rowAccess) {
 	ex := u.example(ra.count, ra.dur, detail)
 	saving := ra.dur - ra.dur/time.Duration(ra.count)
 	agg := f.record(findingKey{kind: KindRowRoundTrips, digest: first.digest, schema: first.schema, extra: k.table + "." + k.col},
-		first.text, "", uint64(ra.count), ra.dur, saving, u.start, u.tags, ex)
+		first.agg, first.text, "", uint64(ra.count), ra.dur, saving, u.start, u.tags, ex)
 	if agg.related == nil {
 		agg.related = texts
 	}
@@ -1016,7 +1015,7 @@ func (f *finder) closeTx(u *unit) {
 	if d >= f.cfg.LongTransaction {
 		ex := u.example(int(u.n), d, fmt.Sprintf("%d statements over %s", u.n, d.Round(time.Millisecond)))
 		agg := f.record(findingKey{kind: KindLongTransaction, digest: first.digest, schema: first.schema},
-			first.text, "", 1, d, 0, u.start, u.tags, ex)
+			first.agg, first.text, "", 1, d, 0, u.start, u.tags, ex)
 		if agg.suggestion == "" {
 			agg.suggestion = "keep transactions short: do slow work before BEGIN or after COMMIT"
 		}
@@ -1025,7 +1024,7 @@ func (f *finder) closeTx(u *unit) {
 		ex := u.example(int(u.n), u.idle, fmt.Sprintf("idle %s of %s waiting for the client (longest pause %s)",
 			u.idle.Round(time.Millisecond), d.Round(time.Millisecond), u.maxIdle.Round(time.Millisecond)))
 		agg := f.record(findingKey{kind: KindIdleInTransaction, digest: first.digest, schema: first.schema},
-			first.text, "", 1, u.idle, u.idle, u.start, u.tags, ex)
+			first.agg, first.text, "", 1, u.idle, u.idle, u.start, u.tags, ex)
 		if agg.suggestion == "" {
 			agg.suggestion = "the transaction holds its locks while the application works between statements"
 		}
@@ -1033,7 +1032,7 @@ func (f *finder) closeTx(u *unit) {
 }
 
 // record adds one unit's occurrence to a finding.
-func (f *finder) record(k findingKey, text, srcText string, execs uint64, dur, saving time.Duration,
+func (f *finder) record(k findingKey, stmt *aggregate, text, srcText string, execs uint64, dur, saving time.Duration,
 	at time.Time, tags []string, ex FindingExample) *findingAgg {
 	agg := f.findings[k]
 	if agg == nil {
@@ -1041,7 +1040,7 @@ func (f *finder) record(k findingKey, text, srcText string, execs uint64, dur, s
 			f.dropped++
 			return &findingAgg{} // counted, not kept
 		}
-		agg = &findingAgg{key: k, text: text, srcText: srcText, first: at}
+		agg = &findingAgg{key: k, stmt: stmt, text: text, srcText: srcText, first: at}
 		f.findings[k] = agg
 	}
 	if i := kindSlot(k.kind); i >= 0 {
@@ -1097,20 +1096,14 @@ func (f *finder) finish() {
 	f.sweep(f.clock.Add(f.cfg.TraceGap + f.cfg.UnitGap + time.Nanosecond))
 }
 
-// findings builds the published list: statement findings seen in at least
-// MinShare of the units their statement ran in, plus churn and prepared
-// statement findings from their counters.
+// list builds the published findings, all of them: which are shown is
+// decided by VisibleFindings, so that snapshots merge exactly.
 func (f *finder) list() []*Finding {
 	out := []*Finding{}
 	for _, agg := range f.findings {
-		seen := f.seen[agg.key.digest]
 		switch agg.key.kind {
 		case KindPreparePerExecute, KindReprepare, KindConnectionChurn:
 			continue // placeholders of markVisibleKind; listed below
-		case KindNPlusOne, KindRepeatedRead, KindRowRoundTrips:
-			if seen > 0 && float64(agg.units) < f.cfg.MinShare*float64(seen) {
-				continue
-			}
 		}
 		fd := &Finding{
 			ID:   agg.key.kind + "/" + agg.key.digest.String(),
@@ -1119,8 +1112,11 @@ func (f *finder) list() []*Finding {
 			Related:    slices.Clone(agg.related),
 			Executions: agg.executions, Units: agg.units, Seconds: agg.dur.Seconds(),
 			Suggestion: agg.suggestion, SavingSeconds: agg.saving.Seconds(),
-			UnitsSeen: seen, Tags: slices.Clone(agg.tags),
+			Tags:      slices.Clone(agg.tags),
 			FirstSeen: agg.first, LastSeen: agg.last, Examples: slices.Clone(agg.examples),
+		}
+		if agg.stmt != nil {
+			fd.UnitsSeen = agg.stmt.units
 		}
 		if agg.key.source != 0 {
 			fd.ID += "/" + agg.key.source.String()
@@ -1128,32 +1124,37 @@ func (f *finder) list() []*Finding {
 		}
 		if agg.key.extra != "" {
 			fd.ID += "/" + agg.key.extra
+			fd.Row = agg.key.extra
 		}
-		fd.Title = title(fd, agg)
-		f.markVisible(agg)
+		fd.Title = FindingTitle(fd)
+		if fd.Visible(f.cfg.MinShare) {
+			f.markVisible(agg)
+		}
 		out = append(out, fd)
 	}
 	for d, ps := range f.prep {
 		if ps.single >= uint64(f.cfg.MinPrepares) && 2*ps.single >= ps.prepares {
-			out = append(out, &Finding{
+			fd := &Finding{
 				ID: KindPreparePerExecute + "/" + d.String(), Kind: KindPreparePerExecute,
-				Title:  fmt.Sprintf("Prepared, executed once and closed %d times", ps.single),
 				Digest: d.String(), Fingerprint: ps.text, Schema: ps.schema,
 				Executions: ps.single, Units: ps.single, Seconds: ps.singleDur.Seconds(),
 				Suggestion:    "prepare once per connection and reuse the statement, or send the statement as text with client-side parameter interpolation",
 				SavingSeconds: ps.singleDur.Seconds(), FirstSeen: ps.first, LastSeen: ps.last, Examples: []FindingExample{},
-			})
+			}
+			fd.Title = FindingTitle(fd)
+			out = append(out, fd)
 			f.markVisibleKind(KindPreparePerExecute, "p/"+d.String())
 		}
 		if ps.reprepares >= uint64(f.cfg.MinPrepares) {
-			out = append(out, &Finding{
+			fd := &Finding{
 				ID: KindReprepare + "/" + d.String(), Kind: KindReprepare,
-				Title:  fmt.Sprintf("The same statement prepared again on one connection %d times while still open", ps.reprepares),
 				Digest: d.String(), Fingerprint: ps.text, Schema: ps.schema,
 				Executions: ps.reprepares, Units: ps.reprepares,
 				Suggestion: "cache prepared statements per connection, or close them after use",
 				FirstSeen:  ps.first, LastSeen: ps.last, Examples: slices.Clone(ps.examples),
-			})
+			}
+			fd.Title = FindingTitle(fd)
+			out = append(out, fd)
 			f.markVisibleKind(KindReprepare, "r/"+d.String())
 		}
 	}
@@ -1162,20 +1163,16 @@ func (f *finder) list() []*Finding {
 			float64(cl.closedStmts) > f.cfg.ChurnMaxStatements*float64(cl.closed) {
 			continue
 		}
-		span := cl.last.Sub(cl.first)
-		rate := ""
-		if span > 0 {
-			rate = fmt.Sprintf(", %.1f connections/s", float64(cl.opened)/span.Seconds())
-		}
-		out = append(out, &Finding{
+		fd := &Finding{
 			ID: KindConnectionChurn + "/" + k.user + "@" + k.host, Kind: KindConnectionChurn,
-			Title: fmt.Sprintf("%s@%s opened %d connections running %.1f statements each%s",
-				k.user, k.host, cl.opened, float64(cl.closedStmts)/float64(cl.closed), rate),
-			Executions: cl.opened, Units: cl.closed, Seconds: cl.handshake.Seconds(),
+			Client:     k.user + "@" + k.host,
+			Executions: cl.opened, Units: cl.closed, Statements: cl.closedStmts, Seconds: cl.handshake.Seconds(),
 			Suggestion:    "use a connection pool and keep connections open across requests",
 			SavingSeconds: cl.handshake.Seconds(),
 			FirstSeen:     cl.first, LastSeen: cl.last, Examples: slices.Clone(cl.recent),
-		})
+		}
+		fd.Title = FindingTitle(fd)
+		out = append(out, fd)
 		f.markVisibleKind(KindConnectionChurn, "c/"+k.user+"@"+k.host)
 	}
 	slices.SortFunc(out, compareFindings)
@@ -1212,23 +1209,6 @@ func (f *finder) markVisibleKind(kind, id string) {
 	}
 }
 
-func title(fd *Finding, agg *findingAgg) string {
-	switch fd.Kind {
-	case KindNPlusOne:
-		return fmt.Sprintf("N+1: %d executions of one SELECT walking the rows of another, in %d unit(s) of work", fd.Executions, fd.Units)
-	case KindRepeatedRead:
-		return fmt.Sprintf("The same SELECT with the same arguments ran %d times in %d unit(s) of work", fd.Executions, fd.Units)
-	case KindRowRoundTrips:
-		return fmt.Sprintf("%d statements of %d shapes worked on one row (%s) in %d unit(s) of work", fd.Executions, len(agg.related), agg.key.extra, fd.Units)
-	case KindUnclosedStatements:
-		return "Prepared statements accumulate on a connection without being closed"
-	case KindLongTransaction:
-		return fmt.Sprintf("%d transaction(s) stayed open at least %s", fd.Units, time.Duration(fd.Seconds/float64(max(fd.Units, 1))*float64(time.Second)).Round(time.Millisecond))
-	case KindIdleInTransaction:
-		return fmt.Sprintf("%d transaction(s) waited %.3fs in total for the client while open", fd.Units, fd.Seconds)
-	}
-	return fd.Kind
-}
 
 // publish puts the findings, the transaction summary and the counters in s.
 func (f *finder) publish(s *Snapshot) {

@@ -241,8 +241,12 @@ func TestCoincidencesAreNotHabits(t *testing.T) {
 	}
 	w.quit()
 	s := findings(t, stats.FindingsConfig{}, w)
-	assert.Empty(t, s.Findings)
+	assert.Empty(t, stats.VisibleFindings(s.Findings, stats.DefaultMinShare))
+	f := only(t, s, stats.KindRepeatedRead)
+	assert.EqualValues(t, 1, f.Units)
+	assert.EqualValues(t, 300, f.UnitsSeen)
 	assert.EqualValues(t, 1, s.FindingUnits[stats.KindRepeatedRead], "seen and counted, not shown")
+	assert.Zero(t, s.FindingsCreated[stats.KindRepeatedRead])
 	assert.EqualValues(t, 300, s.Transactions.Count)
 }
 

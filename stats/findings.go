@@ -3,6 +3,7 @@ package stats
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -64,6 +65,12 @@ type Finding struct {
 	// UnitsSeen is in how many units of work the statement ran at all, so
 	// Units/UnitsSeen tells a habit from a coincidence.
 	UnitsSeen uint64 `json:"units_seen,omitempty"`
+	// Row names the table and key column of a row round trip; Client the
+	// user@host of connection churn, and Statements what its closed
+	// connections ran.
+	Row        string `json:"row,omitempty"`
+	Client     string `json:"client,omitempty"`
+	Statements uint64 `json:"statements,omitempty"`
 	// Tags are the sqlcommenter attributions (route, controller, ...) of
 	// the units, bounded like DigestStats.Tags.
 	Tags []string `json:"tags,omitempty"`
@@ -242,6 +249,72 @@ func (t *TransactionStats) merge(o *TransactionStats) {
 	t.MaxIdle = max(t.MaxIdle, o.MaxIdle)
 }
 
+// Visible reports whether a finding is shown: those about a statement's
+// habits (N+1, repeated reads, row round trips) only when seen in at
+// least minShare of the units of work in which the statement ran, since
+// rarer ones are coincidences (random keys that happen to repeat). Every
+// finding is kept in snapshots, so that merged snapshots decide alike.
+func (f *Finding) Visible(minShare float64) bool {
+	switch f.Kind {
+	case KindNPlusOne, KindRepeatedRead, KindRowRoundTrips:
+		return f.UnitsSeen == 0 || float64(f.Units) >= minShare*float64(f.UnitsSeen)
+	}
+	return true
+}
+
+// VisibleFindings returns the findings Visible at minShare.
+func VisibleFindings(fs []*Finding, minShare float64) []*Finding {
+	out := make([]*Finding, 0, len(fs))
+	for _, f := range fs {
+		if f.Visible(minShare) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// FindingTitle is the one-line summary of f, from its numbers.
+func FindingTitle(f *Finding) string {
+	switch f.Kind {
+	case KindNPlusOne:
+		return fmt.Sprintf("N+1: %d executions of one SELECT walking the rows of another, in %s", f.Executions, units(f.Units))
+	case KindRepeatedRead:
+		return fmt.Sprintf("The same SELECT with the same arguments ran %d times in %s", f.Executions, units(f.Units))
+	case KindRowRoundTrips:
+		return fmt.Sprintf("%d statements of %d shapes worked on one row (%s) in %s", f.Executions, max(len(f.Related), 2), f.Row, units(f.Units))
+	case KindConnectionChurn:
+		t := fmt.Sprintf("%s opened %d connections", f.Client, f.Executions)
+		if f.Units > 0 {
+			t += fmt.Sprintf(" running %.1f statements each", float64(f.Statements)/float64(f.Units))
+		}
+		if span := f.LastSeen.Sub(f.FirstSeen); span > 0 {
+			t += fmt.Sprintf(", %.1f connections/s", float64(f.Executions)/span.Seconds())
+		}
+		return t
+	case KindPreparePerExecute:
+		return fmt.Sprintf("Prepared, executed once and closed %d times", f.Executions)
+	case KindReprepare:
+		return fmt.Sprintf("The same statement prepared again on one connection %d times while still open", f.Executions)
+	case KindUnclosedStatements:
+		return "Prepared statements accumulate on a connection without being closed"
+	case KindLongTransaction:
+		return fmt.Sprintf("%s stayed open %s on average", plural(f.Units, "transaction", "transactions"),
+			time.Duration(f.Seconds/float64(max(f.Units, 1))*float64(time.Second)).Round(time.Millisecond))
+	case KindIdleInTransaction:
+		return fmt.Sprintf("%s waited %.3fs in total for the client while open", plural(f.Units, "transaction", "transactions"), f.Seconds)
+	}
+	return f.Kind
+}
+
+func units(n uint64) string { return plural(n, "unit of work", "units of work") }
+
+func plural(n uint64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 // compareFindings orders by time spent, descending, then by ID.
 func compareFindings(a, b *Finding) int {
 	if c := cmp.Compare(b.Seconds, a.Seconds); c != 0 {
@@ -273,6 +346,7 @@ func mergeFindings(lists ...[]*Finding) []*Finding {
 				continue
 			}
 			m.Executions += f.Executions
+			m.Statements += f.Statements
 			m.Units += f.Units
 			m.UnitsSeen += f.UnitsSeen
 			m.Seconds += f.Seconds
@@ -284,12 +358,10 @@ func mergeFindings(lists ...[]*Finding) []*Finding {
 				m.LastSeen = f.LastSeen
 			}
 			m.Tags, _ = unionBounded(m.Tags, f.Tags, MaxTags, false)
-			for _, ex := range f.Examples {
-				if len(m.Examples) >= MaxFindingExamples {
-					break
-				}
-				m.Examples = append(m.Examples, ex)
-			}
+			// The earliest examples of both, as one engine would keep.
+			m.Examples = append(m.Examples, f.Examples...)
+			slices.SortStableFunc(m.Examples, func(a, b FindingExample) int { return a.At.Compare(b.At) })
+			m.Examples = slices.Clip(m.Examples[:min(len(m.Examples), MaxFindingExamples)])
 		}
 	}
 	return slices.SortedFunc(maps.Values(byID), compareFindings)

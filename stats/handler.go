@@ -96,7 +96,8 @@ type apiError struct {
 // concurrent use.
 //
 // GET /api/v1/findings lists the wasteful patterns found (FindingList),
-// by time spent; ?kind= keeps one kind, ?limit= (default 100) cuts the list.
+// by time spent; ?kind= keeps one kind, ?limit= (default 100) cuts the list,
+// ?all=1 includes those too rare to be shown (Finding.Visible).
 //
 // It also serves GET /api/v1/snapshot, the complete versioned Snapshot (what
 // `querylens report` and Merge consume), and POST /api/v1/reset, which
@@ -164,8 +165,9 @@ func (h *handler) findings(w http.ResponseWriter, r *http.Request) {
 	s := h.fresh(r)
 	out := &FindingList{Version: SnapshotVersion, Taken: s.Taken, Since: s.Since,
 		Findings: []*Finding{}, Transactions: s.Transactions, Dropped: s.FindingsDropped}
+	all := q.Get("all") != ""
 	for _, f := range s.Findings {
-		if kind == "" || f.Kind == kind {
+		if (kind == "" || f.Kind == kind) && (all || f.Visible(h.e.cfg.Findings.MinShare)) {
 			out.Findings = append(out.Findings, f)
 		}
 	}

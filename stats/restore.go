@@ -69,6 +69,7 @@ func (e *Engine) Restore(s *Snapshot) error {
 func (a *aggregate) absorb(d *DigestStats) {
 	a.dirty = true
 	a.count += d.Count
+	a.units += d.Units
 	for i, c := range statementCommands {
 		a.commands[i] += d.Commands[c.String()]
 	}

@@ -82,6 +82,9 @@ type DigestStats struct {
 	// tallies the commands that are not executions: "stmt_prepare" and
 	// "stmt_fetch" (cursor reads, whose rows are in RowsSent).
 	Count    uint64            `json:"count"`
+	// Units counts the units of work (transactions, traced requests,
+	// bursts; see Finding) in which the statement ran.
+	Units uint64 `json:"units,omitempty"`
 	Commands map[string]uint64 `json:"commands"`
 	// PrepareErrors counts COM_STMT_PREPAREs of this statement that failed;
 	// they are not in Errors, which counts failed executions.
@@ -212,6 +215,14 @@ func Merge(snaps ...*Snapshot) *Snapshot {
 		out.Digests = []*DigestStats{}
 	}
 	out.Findings = mergeFindings(findings...)
+	// What the sides saw of each statement adds up: so do the units in
+	// which it ran, whether or not a side had the finding.
+	for _, f := range out.Findings {
+		if m := byKey[key{f.Digest, f.Schema}]; m != nil && m.Units > 0 {
+			f.UnitsSeen = m.Units
+		}
+		f.Title = FindingTitle(f)
+	}
 	return out
 }
 
@@ -235,6 +246,7 @@ func (d *DigestStats) merge(o *DigestStats) {
 		d.Tables = []string{}
 	}
 	d.Count += o.Count
+	d.Units += o.Units
 	if d.Commands == nil {
 		d.Commands = map[string]uint64{}
 	}

@@ -16,7 +16,7 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 
 // SUMMARY_LIMIT bounds the digests fetched for the summary strip and the
 // schema list: the top ones by total time.
-const SUMMARY_LIMIT = 1000;
+const SUMMARY_LIMIT = 500;
 const TABLE_LIMIT = 100;
 const SORT_LABELS = {
   total_time: 'total time', count: 'count', mean: 'mean latency', p95: 'p95 latency',
@@ -28,6 +28,7 @@ const EXEC_COMMANDS = ['query', 'stmt_execute', 'stmt_bulk_execute'];
 const FINDING_KINDS = {
   n_plus_one: { label: 'N+1', group: 'n_plus_one' },
   repeated_read: { label: 'Repeated read', group: 'repeated' },
+  row_round_trips: { label: 'Row round trips', group: 'repeated' },
   connection_churn: { label: 'Connection churn', group: 'churn' },
   prepare_per_execute: { label: 'Prepare per execute', group: 'churn' },
   unclosed_statements: { label: 'Unclosed statements', group: 'churn' },
@@ -453,10 +454,19 @@ function kindLabel(kind) { return (FINDING_KINDS[kind] || { label: kind }).label
 
 function sqlBlock(text) { return el('pre', { class: 'sql-block' }, highlightSQL(text)); }
 
+// looksLikeSQL tells a rewritten statement from advice in prose.
+function looksLikeSQL(text) {
+  return /^\s*(select|insert|update|delete|replace|with|call|begin|start|commit|set|prepare|execute)\b/i.test(text);
+}
+
 function renderFinding(f) {
   const parts = [];
   if (f.executions != null) parts.push(`${fmtInt(f.executions)} executions`);
-  if (f.units != null) parts.push(`${fmtInt(f.units)} unit${f.units === 1 ? '' : 's'} of work`);
+  if (f.units != null) {
+    parts.push(f.units_seen
+      ? `in ${fmtInt(f.units)} of ${fmtInt(f.units_seen)} units of work`
+      : `${fmtInt(f.units)} unit${f.units === 1 ? '' : 's'} of work`);
+  }
   if (f.seconds != null) parts.push(`${fmtDuration(f.seconds)} spent`);
   if (f.saving_seconds) parts.push(`could save ${fmtDuration(f.saving_seconds)}`);
   const target = f.digest ? { digest: f.digest, schema: f.schema || '' } : null;
@@ -477,8 +487,11 @@ function renderFinding(f) {
       sqlBlock(f.source_fingerprint),
       source ? el('a', { href: digestHref(source), class: 'small' }, 'Open statement →') : null) : null,
     f.suggestion ? el('div', { class: 'stmt suggestion' },
-      el('p', { class: 'label' }, 'Suggested rewrite'),
-      sqlBlock(f.suggestion)) : null,
+      el('p', { class: 'label' }, looksLikeSQL(f.suggestion) ? 'Suggested rewrite' : 'Suggestion'),
+      looksLikeSQL(f.suggestion) ? sqlBlock(f.suggestion) : el('p', { class: 'advice' }, f.suggestion)) : null,
+    f.related && f.related.length ? el('p', { class: 'small' }, 'Related statements: ',
+      f.related.slice(0, 10).map((d, i) => [i ? ', ' : '', el('a', { href: digestHref({ digest: d, schema: f.schema || '' }) }, d)])) : null,
+    f.tags && f.tags.length ? el('p', { class: 'muted small' }, `Tags: ${f.tags.join(', ')}`) : null,
     examples.length ? el('details', {},
       el('summary', {}, `Examples (${(f.examples || []).length})`),
       el('ul', { class: 'examples' }, examples.map((x) => el('li', {},
@@ -495,6 +508,7 @@ function renderFindings() {
   const doc = state.findings;
   if (!doc) return;
   if (doc.missing || doc.error) {
+    for (const n of document.querySelectorAll('.chip .n')) n.textContent = '';
     list.replaceChildren();
     empty.hidden = false;
     empty.textContent = doc.missing
@@ -504,6 +518,11 @@ function renderFindings() {
     return;
   }
   const all = doc.findings || [];
+  for (const chip of document.querySelectorAll('.chip')) {
+    const g = chip.dataset.group;
+    const n = g === 'all' ? all.length : all.filter((f) => (FINDING_KINDS[f.kind] || {}).group === g).length;
+    chip.querySelector('.n').textContent = n ? ` ${n}` : '';
+  }
   const shown = all.filter((f) => state.group === 'all' || (FINDING_KINDS[f.kind] || {}).group === state.group);
   list.replaceChildren(...shown.map(renderFinding));
   list.dataset.count = String(shown.length);
@@ -571,7 +590,7 @@ function kv(rows) {
   return el('dl', { class: 'kv' }, rows.filter(Boolean).map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', {}, v))));
 }
 
-function renderDetail(doc, route) {
+function renderDetail(doc) {
   const body = $('detail-body');
   const d = doc.digests[0];
   $('detail-h').textContent = `Statement ${d.digest}`;
@@ -628,7 +647,6 @@ function renderDetail(doc, route) {
     related.length ? el('section', {}, el('h3', {}, 'Findings about this statement'),
       el('div', { class: 'findings-list' }, related.map(renderFinding))) : null);
   body.dataset.digest = d.digest;
-  void route;
 }
 
 // formatSQL breaks a long statement before its main clauses for reading.
@@ -700,7 +718,7 @@ async function refresh() {
         ? 'This statement is not in the statistics (any more): it may have been reset.'
         : `Could not load the statement: ${detail.failed.message}`));
     } else if (detail) {
-      renderDetail(detail, route);
+      renderDetail(detail);
     }
     document.body.dataset.loaded = 'true';
     setText('updated', `Updated ${new Date(summary.taken).toLocaleTimeString()}`);
@@ -838,8 +856,8 @@ async function setupReset() {
           else sessionStorage.removeItem('querylens-token');
         } catch { /* storage off */ }
         dlg.close();
+        await refresh();
         status('Statistics reset.', false);
-        refresh();
         return;
       }
       if (resp.status === 401) {
