@@ -1209,7 +1209,6 @@ func (f *finder) markVisibleKind(kind, id string) {
 	}
 }
 
-
 // publish puts the findings, the transaction summary and the counters in s.
 func (f *finder) publish(s *Snapshot) {
 	s.Findings = f.list()

@@ -81,10 +81,10 @@ type DigestStats struct {
 	// splits them by command kind ("query", "stmt_execute", ...) and also
 	// tallies the commands that are not executions: "stmt_prepare" and
 	// "stmt_fetch" (cursor reads, whose rows are in RowsSent).
-	Count    uint64            `json:"count"`
+	Count uint64 `json:"count"`
 	// Units counts the units of work (transactions, traced requests,
 	// bursts; see Finding) in which the statement ran.
-	Units uint64 `json:"units,omitempty"`
+	Units    uint64            `json:"units,omitempty"`
 	Commands map[string]uint64 `json:"commands"`
 	// PrepareErrors counts COM_STMT_PREPAREs of this statement that failed;
 	// they are not in Errors, which counts failed executions.
