@@ -2,6 +2,7 @@ package stats
 
 import (
 	"fmt"
+	"maps"
 	"math/bits"
 	"slices"
 	"strings"
@@ -1066,32 +1067,39 @@ func (f *finder) record(k findingKey, stmt *aggregate, text, srcText string, exe
 	return agg
 }
 
-// sweep ends the units that have been idle too long at now.
+// sweep ends the units that have been idle too long at now, oldest first
+// (so that examples keep their order).
 func (f *finder) sweep(now time.Time) {
 	f.swept = now
+	var ending []*unit
 	for _, cs := range f.conns {
 		if u := cs.burst; u != nil && (now.Sub(u.last) > f.cfg.UnitGap || u.last.Sub(u.start) > f.cfg.MaxUnitDuration) {
-			f.closeUnit(u)
+			ending = append(ending, u)
 			cs.burst = nil
 		}
 	}
 	for _, u := range f.traces {
 		if now.Sub(u.last) > f.cfg.TraceGap {
-			f.closeUnit(u)
+			ending = append(ending, u)
 		}
 	}
 	for _, cl := range f.clients {
 		if u := cl.parked; u != nil && now.Sub(u.last) > f.cfg.UnitGap {
-			f.closeUnit(u)
+			ending = append(ending, u)
 			cl.parked = nil
 		}
+	}
+	slices.SortStableFunc(ending, func(a, b *unit) int { return a.start.Compare(b.start) })
+	for _, u := range ending {
+		f.closeUnit(u)
 	}
 }
 
 // finish ends every open unit (the engine is stopping).
 func (f *finder) finish() {
-	for k := range f.conns {
-		f.closeConn(k, f.clock)
+	conns := slices.SortedFunc(maps.Values(f.conns), func(a, b *connState) int { return a.opened.Compare(b.opened) })
+	for _, cs := range conns {
+		f.closeConn(cs.key, f.clock)
 	}
 	f.sweep(f.clock.Add(f.cfg.TraceGap + f.cfg.UnitGap + time.Nanosecond))
 }
