@@ -23,6 +23,7 @@ type config struct {
 	logFormat       string
 	shutdownTimeout time.Duration
 	dialTimeout     time.Duration
+	maxConnections  int
 	maxSQLBytes     int
 	maxDigests      int
 	topDigests      int
@@ -33,7 +34,11 @@ type config struct {
 	upstreamCA         string
 	upstreamServerName string
 
-	apiToken string
+	// httpToken guards the stats endpoint (see httpGuard); apiToken is
+	// its deprecated alias, kept so old command lines keep working.
+	httpToken    string
+	apiToken     string
+	httpInsecure bool
 
 	queryLog           string
 	queryLogSample     float64
@@ -105,6 +110,7 @@ func runFlags(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.logFormat, "log-format", "console", "log format: console or json")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long commands in flight may take to finish")
 	fs.DurationVar(&cfg.dialTimeout, "dial-timeout", 5*time.Second, "timeout for connecting to the upstream")
+	fs.IntVar(&cfg.maxConnections, "max-connections", 0, "client connections served at once; more get MySQL error 1040 \"Too many connections\" (0: no limit but the server's own max_connections)")
 	fs.IntVar(&cfg.maxSQLBytes, "max-sql-bytes", 64<<10, "statement text kept per command for fingerprinting")
 	fs.IntVar(&cfg.maxDigests, "max-digests", stats.DefaultConfig().MaxDigests, "distinct (fingerprint, schema) pairs tracked; more are folded into an overflow entry")
 	fs.IntVar(&cfg.topDigests, "metrics-top-digests", 100, "fingerprints exported per-series in /metrics (top by total time); the rest are folded into one")
@@ -116,7 +122,9 @@ func runFlags(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.logLiterals, "log-literals", false, "keep literal values: raw SQL and server error messages in the query log, a raw sample per fingerprint in the API")
 	fs.StringVar(&cfg.stateFile, "state-file", "", "file the aggregates are saved to (periodically and at shutdown) and restored from at start")
 	fs.DurationVar(&cfg.stateInterval, "state-interval", time.Minute, "how often the state file is saved")
-	fs.StringVar(&cfg.apiToken, "api-token", "", "token that enables POST /api/v1/reset (sent as \"Authorization: Bearer TOKEN\"); prefer the environment variable")
+	fs.StringVar(&cfg.httpToken, "http-token", "", "bearer token for the stats endpoint (\"Authorization: Bearer TOKEN\"): always needed by writes (POST /api/v1/reset), and by every request but /healthz when --http is not loopback; prefer the environment variable")
+	fs.BoolVar(&cfg.httpInsecure, "http-insecure", false, "allow --http on a non-loopback address without --http-token: anyone who can reach it reads the statistics (writes stay refused)")
+	fs.StringVar(&cfg.apiToken, "api-token", "", "deprecated alias of --http-token")
 	fs.StringVar(&cfg.tls, "tls", "auto", "TLS towards clients: auto (offered when the upstream offers TLS) or off (CLIENT_SSL hidden; clients use plaintext)")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate offered to clients; default: a self-signed one made at start (its SHA-256 is logged)")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
@@ -179,6 +187,9 @@ func (c *config) validate() error {
 			return bad("http", "%v", err)
 		}
 	}
+	if err := c.validateHTTPAccess(); err != nil {
+		return err
+	}
 	switch c.logLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -194,6 +205,9 @@ func (c *config) validate() error {
 	}
 	if c.dialTimeout <= 0 {
 		return bad("dial-timeout", "must be positive")
+	}
+	if c.maxConnections < 0 {
+		return bad("max-connections", "must not be negative (0 means no limit)")
 	}
 	if c.maxSQLBytes < 64 {
 		return bad("max-sql-bytes", "%d is below the minimum of 64", c.maxSQLBytes)

@@ -27,6 +27,7 @@ import (
 	"github.com/querylens/querylens/proxy"
 	"github.com/querylens/querylens/report"
 	"github.com/querylens/querylens/stats"
+	"github.com/querylens/querylens/stats/dashboard"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -191,6 +192,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	pcfg := proxy.DefaultConfig()
 	pcfg.Upstream = cfg.upstream
 	pcfg.DialTimeout = cfg.dialTimeout
+	pcfg.MaxConnections = cfg.maxConnections
 	pcfg.MaxSQLBytes = cfg.maxSQLBytes
 	if err := configureTLS(&pcfg, cfg, log); err != nil {
 		return err
@@ -230,11 +232,12 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			fmt.Fprintln(w, "ok")
 		})
 		var apiOpts []stats.HandlerOption
-		if cfg.apiToken != "" {
-			apiOpts = append(apiOpts, stats.WithResetToken(cfg.apiToken))
+		if cfg.httpToken != "" {
+			apiOpts = append(apiOpts, stats.WithResetToken(cfg.httpToken))
 		}
 		mux.Handle("/api/", stats.NewHandler(engine, log.Named("http"), apiOpts...))
-		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
+		mux.Handle("/", dashboard.Handler()) // GET / and GET /static/...; anything else 404
+		httpSrv = &http.Server{Handler: newHTTPGuard(mux, cfg, log.Named("http")), ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
 	}
 
 	var wg sync.WaitGroup
