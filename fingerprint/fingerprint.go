@@ -179,3 +179,29 @@ func Literals(sql string, max int) []string {
 	}
 	return out
 }
+
+// AppendInterpolated appends sql to dst with its i-th '?' placeholder
+// (counting only real placeholders: not those inside strings, quoted names
+// or comments) replaced by what param appends, for a readable sample of a
+// prepared statement's execution. param is called for each placeholder in
+// order; to keep one as it is, it appends '?'.
+func AppendInterpolated(dst []byte, sql string, param func(dst []byte, i int) []byte) []byte {
+	if len(sql) > DefaultMaxInput {
+		sql = sql[:DefaultMaxInput]
+	}
+	src := unsafe.Slice(unsafe.StringData(sql), len(sql))
+	var spans []span
+	n := normalizer{lits: &spans}
+	n.run(make([]byte, 0, len(sql)+16), src, nil)
+	last, k := 0, 0
+	for _, s := range spans {
+		if s.end-s.start != 1 || sql[s.start] != '?' {
+			continue
+		}
+		dst = append(dst, sql[last:s.start]...)
+		dst = param(dst, k)
+		k++
+		last = s.end
+	}
+	return append(dst, sql[last:]...)
+}

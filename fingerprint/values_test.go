@@ -68,3 +68,22 @@ func TestLiteralHashes(t *testing.T) {
 	assert.Equal(t, 10, many.Literals)
 	assert.NotZero(t, many.LiteralHashes[fingerprint.MaxLiteralHashes-1])
 }
+
+func TestAppendInterpolated(t *testing.T) {
+	vals := []string{"42", "'it''s'", "NULL"}
+	param := func(dst []byte, i int) []byte {
+		if i < len(vals) {
+			return append(dst, vals[i]...)
+		}
+		return append(dst, '?')
+	}
+	cases := map[string]string{
+		"SELECT * FROM t WHERE id = ?":                                        "SELECT * FROM t WHERE id = 42",
+		"SELECT '?', `a?` FROM t /* ? */ WHERE a = ? AND b = ? -- ?\n AND c=?": "SELECT '?', `a?` FROM t /* ? */ WHERE a = 42 AND b = 'it''s' -- ?\n AND c=NULL",
+		"INSERT INTO t VALUES (?,?,?,?)":                                      "INSERT INTO t VALUES (42,'it''s',NULL,?)",
+		"SELECT 1":                                                            "SELECT 1",
+	}
+	for in, want := range cases {
+		assert.Equal(t, want, string(fingerprint.AppendInterpolated(nil, in, param)), in)
+	}
+}

@@ -143,8 +143,23 @@ func (a *aggregate) record(ev *protocol.Event, tags []fingerprint.Tag, at time.T
 	}
 	if logLiterals && ev.SQL != "" && (a.rawSample == "" || latency > a.rawSampleLatency) &&
 		!mayHoldSecret(a.info.Kind, ev.SQL) {
-		a.rawSample, a.rawSampleLatency = cutUTF8(ev.SQL, MaxRawSample), latency
+		a.rawSample, a.rawSampleLatency = cutUTF8(withParams(ev), MaxRawSample), latency
 	}
+}
+
+// withParams returns the statement text of ev, with the decoded parameters
+// of an execution in place of its placeholders.
+func withParams(ev *protocol.Event) string {
+	if ev.Command != protocol.ComStmtExecute || len(ev.Params) == 0 {
+		return ev.SQL
+	}
+	return string(fingerprint.AppendInterpolated(make([]byte, 0, len(ev.SQL)+16*len(ev.Params)), ev.SQL,
+		func(dst []byte, i int) []byte {
+			if i >= len(ev.Params) || len(dst) > MaxRawSample {
+				return append(dst, '?')
+			}
+			return ev.Params[i].AppendSQLLiteral(dst)
+		}))
 }
 
 // traceTags are sqlcommenter keys whose values are unique per request; they

@@ -73,6 +73,9 @@ func (w *writer) logQuery(ev *protocol.Event, fp *fingerprint.Fingerprint) {
 			fields = append(fields, zap.Bool("sql_redacted", true))
 		} else {
 			fields = append(fields, zap.String("sql", ev.SQL))
+			if ev.Command == protocol.ComStmtExecute && len(ev.Params) > 0 {
+				fields = append(fields, zap.Array("params", paramsMarshaler(ev.Params)))
+			}
 		}
 	}
 	if len(fp.Tags) > 0 {
@@ -86,6 +89,16 @@ type tagsMarshaler []fingerprint.Tag
 func (t tagsMarshaler) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	for _, tag := range t {
 		enc.AddString(tag.Key, tag.Value)
+	}
+	return nil
+}
+
+// paramsMarshaler logs decoded parameters as SQL literals.
+type paramsMarshaler []protocol.Param
+
+func (p paramsMarshaler) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for _, v := range p {
+		enc.AppendString(v.String())
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/querylens/querylens/protocol"
 	"github.com/querylens/querylens/stats"
 )
 
@@ -114,4 +115,29 @@ func TestCredentialsNeverLogged(t *testing.T) {
 	e.Observe(query("SELECT * FROM t WHERE name = 'Pw-7f3a9c-visible'", "shop", 0, time.Millisecond))
 	flush(t, e)
 	assert.Contains(t, logs.String(), "Pw-7f3a9c-visible")
+}
+
+func TestExecuteSamplesCarryParams(t *testing.T) {
+	var logs bytes.Buffer
+	e := startEngine(t, stats.Config{LogLiterals: true, QueryLogSample: 1, QueryLog: zap.New(zapcore.NewCore(
+		zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&logs), zap.InfoLevel))})
+	ev := query("SELECT * FROM t WHERE id = ? AND name = ?", "shop", 0, time.Millisecond)
+	ev.Command = protocol.ComStmtExecute
+	ev.Params = []protocol.Param{{Type: protocol.TypeLongLong, Value: int64(42)}, {Type: protocol.TypeVarString, Value: "o'k"}}
+	ev.ParamCount = 2
+	e.Observe(ev)
+	s := flush(t, e)
+	require.Len(t, s.Digests, 1)
+	assert.Equal(t, `SELECT * FROM t WHERE id = 42 AND name = 'o''k'`, s.Digests[0].SampleRaw)
+	assert.Contains(t, logs.String(), `"params":["42","'o''k'"]`)
+
+	// Without LogLiterals nothing of the values is kept.
+	logs.Reset()
+	e2 := startEngine(t, stats.Config{QueryLogSample: 1, QueryLog: zap.New(zapcore.NewCore(
+		zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&logs), zap.InfoLevel))})
+	ev2 := *ev
+	e2.Observe(&ev2)
+	s = flush(t, e2)
+	assert.Empty(t, s.Digests[0].SampleRaw)
+	assert.NotContains(t, logs.String(), "42")
 }
