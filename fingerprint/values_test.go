@@ -78,10 +78,10 @@ func TestAppendInterpolated(t *testing.T) {
 		return append(dst, '?')
 	}
 	cases := map[string]string{
-		"SELECT * FROM t WHERE id = ?":                                        "SELECT * FROM t WHERE id = 42",
+		"SELECT * FROM t WHERE id = ?":                                         "SELECT * FROM t WHERE id = 42",
 		"SELECT '?', `a?` FROM t /* ? */ WHERE a = ? AND b = ? -- ?\n AND c=?": "SELECT '?', `a?` FROM t /* ? */ WHERE a = 42 AND b = 'it''s' -- ?\n AND c=NULL",
-		"INSERT INTO t VALUES (?,?,?,?)":                                      "INSERT INTO t VALUES (42,'it''s',NULL,?)",
-		"SELECT 1":                                                            "SELECT 1",
+		"INSERT INTO t VALUES (?,?,?,?)":                                       "INSERT INTO t VALUES (42,'it''s',NULL,?)",
+		"SELECT 1":                                                             "SELECT 1",
 	}
 	for in, want := range cases {
 		assert.Equal(t, want, string(fingerprint.AppendInterpolated(nil, in, param)), in)
