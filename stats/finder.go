@@ -1025,7 +1025,7 @@ func (f *finder) closeTx(u *unit) {
 		ex := u.example(int(u.n), u.idle, fmt.Sprintf("idle %s of %s waiting for the client (longest pause %s)",
 			u.idle.Round(time.Millisecond), d.Round(time.Millisecond), u.maxIdle.Round(time.Millisecond)))
 		agg := f.record(findingKey{kind: KindIdleInTransaction, digest: first.digest, schema: first.schema},
-			first.agg, first.text, "", 1, u.idle, u.idle, u.start, u.tags, ex)
+			first.agg, first.text, "", 1, u.idle, 0, u.start, u.tags, ex)
 		if agg.suggestion == "" {
 			agg.suggestion = "the transaction holds its locks while the application works between statements"
 		}

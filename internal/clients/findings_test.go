@@ -307,3 +307,47 @@ func TestSysbenchHasNoFindings(t *testing.T) {
 	assert.Empty(t, findingsOf(snap, stats.KindNPlusOne))
 	assert.Empty(t, findingsOf(snap, stats.KindRepeatedRead))
 }
+
+// TestFindingPreparedAndTransactions: go-sql-driver without
+// interpolateParams prepares, executes and closes every query (a
+// prepare-per-execute finding); a transaction that waits for the client
+// between statements shows up as idle in transaction.
+func TestFindingPreparedAndTransactions(t *testing.T) {
+	s := requireServer(t)
+	const schema = "cl_find_prep"
+	s.resetSchema(t, schema, "CREATE TABLE acct (id INT PRIMARY KEY, balance INT)",
+		"INSERT INTO acct VALUES (1, 100), (2, 100)")
+	ql := startQuerylens(t, s.Addr)
+	db, err := sql.Open("mysql", s.preparedDSN(t, ql.Addr, schema))
+	require.NoError(t, err)
+	db.SetMaxOpenConns(1)
+	defer db.Close()
+	for i := range 8 {
+		var b int
+		require.NoError(t, db.QueryRow("SELECT balance FROM acct WHERE id = ?", 1+i%2).Scan(&b))
+	}
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	var b int
+	require.NoError(t, tx.QueryRow("SELECT balance FROM acct WHERE id = ? FOR UPDATE", 1).Scan(&b))
+	time.Sleep(600 * time.Millisecond) // the application thinks while holding the row lock
+	_, err = tx.Exec("UPDATE acct SET balance = ? WHERE id = ?", b-10, 1)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit())
+	db.Close()
+
+	snap := ql.settledFindings(t)
+	logFindings(t, snap)
+	ppe := findingsOf(snap, stats.KindPreparePerExecute)
+	require.NotEmpty(t, ppe)
+	var fps []string
+	for _, f := range ppe {
+		fps = append(fps, f.Fingerprint)
+	}
+	assert.Contains(t, fps, "select balance from acct where id = ?")
+	assert.GreaterOrEqual(t, snap.Transactions.Count, uint64(1))
+	idle := findingsOf(snap, stats.KindIdleInTransaction)
+	require.Len(t, idle, 1)
+	assert.Equal(t, "select balance from acct where id = ? for update", idle[0].Fingerprint)
+	assert.GreaterOrEqual(t, idle[0].Seconds, 0.5)
+}
