@@ -407,7 +407,10 @@ func (f *finder) closeConn(k connKey, at time.Time) {
 		})
 	}
 	if u := cs.burst; u != nil {
-		if cl != nil {
+		// A short connection (a few statements, as a handler that
+		// connects per query runs) may be continued by the client's next
+		// one; a longer one was a unit of its own.
+		if cl != nil && float64(cs.statements) <= f.cfg.ChurnMaxStatements {
 			if cl.parked != nil && cl.parked != u {
 				f.closeUnit(cl.parked)
 			}

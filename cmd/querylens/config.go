@@ -260,6 +260,8 @@ Usage:
   querylens report [flags] [--from URL]... [SNAPSHOT]...
                             a pt-query-digest-style report from live proxies and/or snapshot files
                             (querylens report -h for its flags)
+  querylens analyze [flags] FILE...
+                            the same statistics and report from tcpdump captures (pcap, pcapng)
   querylens version         print the version
 
 Flags of run (each also read from the environment variable shown):

@@ -68,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, cfg, stdout, stderr)
 	case "report":
 		return report.Run(ctx, args, stdout, stderr)
+	case "analyze":
+		return analyze(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "querylens", versionString())
 		return nil
@@ -75,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		usage(stdout)
 		return nil
 	default:
-		return &usageError{fmt.Sprintf("unknown command %q (want run, report, version or help)", cmd)}
+		return &usageError{fmt.Sprintf("unknown command %q (want run, report, analyze, version or help)", cmd)}
 	}
 }
 
