@@ -101,8 +101,7 @@ type unitDigest struct {
 	v0       uint64                   // the first executions's values
 	vals     map[uint64]int32         // per value count, from the second distinct value on
 	maxSame  int32                    // most executions with one value
-	durByVal map[uint64]time.Duration // per value time, with vals
-	v0dur    time.Duration            // time of the executions with v0, before vals
+	v0dur    time.Duration    // time of the executions with v0, before vals
 	srcs     [4]source
 	nsrcs    int
 	keys     *keyInfo
@@ -117,12 +116,13 @@ type exampleRef struct {
 	params []protocol.Param
 }
 
-type rowKey struct {
-	table, col string
-	value      uint64
-}
+// rowKey names a row: the hash of its table and key column, and of the
+// key's value.
+type rowKey struct{ column, value uint64 }
 
 type rowAccess struct {
+	table   string
+	col     string
 	count   int
 	dur     time.Duration
 	digests [4]*unitDigest
@@ -133,9 +133,10 @@ type rowAccess struct {
 // keyInfo says which literals of a statement shape are values of equality
 // predicates on a column in its WHERE clause (col = ?), and of which table.
 type keyInfo struct {
-	table string
-	cols  []string
-	lits  []int // index of the literal, in source order
+	table  string
+	cols   []string
+	hashes []uint64 // of table and column, per key
+	lits   []int    // index of the literal, in source order
 }
 
 type stmtState struct {
@@ -672,12 +673,11 @@ func (f *finder) add(u *unit, ev *protocol.Event, fp *fingerprint.Fingerprint, a
 			ud.v0dur += lat
 		default:
 			if ud.vals == nil {
-				ud.vals = map[uint64]int32{ud.v0: ud.maxSame}
-				ud.durByVal = map[uint64]time.Duration{ud.v0: ud.v0dur}
+				ud.vals = make(map[uint64]int32, 8)
+				ud.vals[ud.v0] = ud.maxSame
 			}
 			if n, ok := ud.vals[values]; ok || len(ud.vals) < maxUnitValues {
 				ud.vals[values] = n + 1
-				ud.durByVal[values] += lat
 				ud.maxSame = max(ud.maxSame, n+1)
 			}
 		}
@@ -742,7 +742,7 @@ func (f *finder) addRowKeys(u *unit, ud *unitDigest, lits [8]uint64, lat time.Du
 		} else if v != ud.key0[j] {
 			ud.varied |= 1 << j
 		}
-		k := rowKey{ud.keys.table, ud.keys.cols[j], v}
+		k := rowKey{ud.keys.hashes[j], v}
 		ra := u.rows[k]
 		if ra == nil {
 			if len(u.rows) >= maxUnitRows {
@@ -751,7 +751,7 @@ func (f *finder) addRowKeys(u *unit, ud *unitDigest, lits [8]uint64, lat time.Du
 			if u.rows == nil {
 				u.rows = map[rowKey]*rowAccess{}
 			}
-			ra = &rowAccess{}
+			ra = &rowAccess{table: ud.keys.table, col: ud.keys.cols[j]}
 			u.rows[k] = ra
 		}
 		ra.count++
@@ -781,6 +781,9 @@ func (f *finder) keyInfo(d fingerprint.Digest, a *aggregate) *keyInfo {
 		cols, lits := whereKeys(a.text)
 		if len(cols) > 0 {
 			k = &keyInfo{table: a.info.Tables[0], cols: cols, lits: lits}
+			for _, c := range cols {
+				k.hashes = append(k.hashes, xxhash.Sum64String(k.table+"\x00"+c))
+			}
 		}
 	}
 	if len(f.keys) < maxSeenDigests {
@@ -850,9 +853,9 @@ func (f *finder) closeUnit(u *unit) {
 			f.repeatedRead(u, ud)
 		}
 	}
-	for k, ra := range u.rows {
+	for _, ra := range u.rows {
 		if ra.count >= f.cfg.MinRowStatements && ra.nd >= 2 {
-			f.rowRoundTrips(u, k, ra)
+			f.rowRoundTrips(u, ra)
 		}
 	}
 	if u.kind == unitTx {
@@ -959,17 +962,19 @@ func inRewrite(ud *unitDigest) string {
 }
 
 func (f *finder) repeatedRead(u *unit, ud *unitDigest) {
-	execs, d, values := 0, time.Duration(0), 0
+	execs, values := 0, 0
+	var d time.Duration
 	if ud.vals == nil {
 		execs, d, values = int(ud.maxSame), ud.v0dur, 1
 	} else {
-		for v, n := range ud.vals {
+		for _, n := range ud.vals {
 			if int(n) >= f.cfg.MinRepeats {
 				execs += int(n)
-				d += ud.durByVal[v]
 				values++
 			}
 		}
+		// Their time, at the statement's mean in this unit.
+		d = ud.dur * time.Duration(execs) / time.Duration(max(ud.count, 1))
 	}
 	saving := d - d*time.Duration(values)/time.Duration(max(execs, 1))
 	ex := u.example(execs, d, fmt.Sprintf("%d executions with the same arguments (%d distinct value set(s) repeated)", execs, values))
@@ -981,25 +986,25 @@ func (f *finder) repeatedRead(u *unit, ud *unitDigest) {
 	}
 }
 
-func (f *finder) rowRoundTrips(u *unit, k rowKey, ra *rowAccess) {
+func (f *finder) rowRoundTrips(u *unit, ra *rowAccess) {
 	first := ra.digests[0]
 	var texts []string
 	for _, d := range ra.digests[:ra.nd] {
 		texts = append(texts, d.text)
 	}
-	detail := fmt.Sprintf("%d statements of %d shapes addressed one row of %s by %s", ra.count, ra.nd, k.table, k.col)
+	detail := fmt.Sprintf("%d statements of %d shapes addressed one row of %s by %s", ra.count, ra.nd, ra.table, ra.col)
 	if f.logLiterals && ra.value != "" {
 		detail += " = " + ra.value
 	}
 	ex := u.example(ra.count, ra.dur, detail)
 	saving := ra.dur - ra.dur/time.Duration(ra.count)
-	agg := f.record(findingKey{kind: KindRowRoundTrips, digest: first.digest, schema: first.schema, extra: k.table + "." + k.col},
+	agg := f.record(findingKey{kind: KindRowRoundTrips, digest: first.digest, schema: first.schema, extra: ra.table + "." + ra.col},
 		first.agg, first.text, "", uint64(ra.count), ra.dur, saving, u.start, u.tags, ex)
 	if agg.related == nil {
 		agg.related = texts
 	}
 	if agg.suggestion == "" {
-		agg.suggestion = "read the row once (or write it with one UPDATE ... WHERE " + k.col + " = ?) instead of " +
+		agg.suggestion = "read the row once (or write it with one UPDATE ... WHERE " + ra.col + " = ?) instead of " +
 			fmt.Sprint(ra.count) + " round trips"
 	}
 }

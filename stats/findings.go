@@ -169,7 +169,7 @@ const (
 	maxOpenUnits    = 20000
 	maxUnitDigests  = 256
 	maxUnitRows     = 256
-	maxUnitValues   = 1024
+	maxUnitValues   = 256
 	maxUnitStmts    = 10000
 	maxUnitTags     = 4
 	maxClients      = 4096
