@@ -97,10 +97,10 @@ type unitDigest struct {
 	count    int
 	dur      time.Duration
 	first    time.Time
-	known    int                      // executions whose argument values are known
-	v0       uint64                   // the first executions's values
-	vals     map[uint64]int32         // per value count, from the second distinct value on
-	maxSame  int32                    // most executions with one value
+	known    int              // executions whose argument values are known
+	v0       uint64           // the first executions's values
+	vals     map[uint64]int32 // per value count, from the second distinct value on
+	maxSame  int32            // most executions with one value
 	v0dur    time.Duration    // time of the executions with v0, before vals
 	srcs     [4]source
 	nsrcs    int
