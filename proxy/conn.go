@@ -282,6 +282,17 @@ func (c *conn) negotiate() error {
 
 	first, err := readPacket(c.client)
 	if err != nil {
+		// Not a login, or cut short: relay what came and let the pumps
+		// relay the rest as it is (the decoder will give up on it).
+		if len(first) > 0 {
+			if werr := c.relayPacket(protocol.FromClient, first, c.upstream); werr != nil {
+				return werr
+			}
+		}
+		if errors.Is(err, errNotHandshake) || errors.Is(err, io.ErrUnexpectedEOF) {
+			c.log.Debug("client's first packet is not a handshake response; relaying it as it is", zap.Error(err))
+			return c.clearDeadlines()
+		}
 		return fmt.Errorf("read client handshake: %w", err)
 	}
 	if err := c.relayPacket(protocol.FromClient, first, c.upstream); err != nil {
@@ -344,19 +355,22 @@ func (c *conn) relayPacket(dir protocol.Direction, pkt []byte, dst net.Conn) err
 // reads past it: TLS bytes may follow an SSLRequest.
 func readPacket(r io.Reader) ([]byte, error) {
 	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, err
+	if k, err := io.ReadFull(r, hdr[:]); err != nil {
+		return hdr[:k], err
 	}
 	n := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16
 	if n > 1<<20 {
 		// Far beyond any greeting or handshake response: not a login.
-		return nil, fmt.Errorf("first packet of %d bytes is not a MySQL handshake", n)
+		return hdr[:], fmt.Errorf("%w: first packet of %d bytes", errNotHandshake, n)
 	}
 	pkt := make([]byte, 4+n)
 	copy(pkt, hdr[:])
-	_, err := io.ReadFull(r, pkt[4:])
-	return pkt, err
+	k, err := io.ReadFull(r, pkt[4:])
+	return pkt[:4+k], err
 }
+
+// errNotHandshake: a first packet too large to be a greeting or a login.
+var errNotHandshake = errors.New("not a MySQL handshake")
 
 // dialReason keeps the innermost cause ("connection refused", "i/o timeout").
 func dialReason(err error) string {
