@@ -154,3 +154,22 @@ func TestWriteDefaults(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "sort:")
 }
+
+// TestFindingsGolden renders the findings of a snapshot: ranked by time,
+// with source, rewrite, related statements and attributions; a finding
+// seen in too few of its statement's units (a coincidence) is left out.
+func TestFindingsGolden(t *testing.T) {
+	for _, format := range []string{"text", "markdown", "json"} {
+		t.Run(format, func(t *testing.T) {
+			out, stderr, err := runReport(t, nil, "--format", format, "testdata/findings-snapshot.json")
+			require.NoError(t, err, stderr)
+			assert.NotContains(t, out, "sbtest1", "3 of 300 units is a coincidence")
+			golden(t, "findings-"+format, out)
+		})
+	}
+	out, _, err := runReport(t, nil, "--schema", "crash", "testdata/findings-snapshot.json")
+	require.NoError(t, err)
+	assert.Contains(t, out, "report_uuid")
+	assert.NotContains(t, out, "feeds", "filtered by schema")
+	assert.NotContains(t, out, "opened 12 connections", "churn names no statement: not in a schema")
+}

@@ -182,6 +182,7 @@ func (e *Engine) Run(ctx context.Context) {
 	for {
 		select {
 		case it := <-e.events:
+			e.w.tick()
 			e.apply(it)
 			e.drain(drainBatch - 1)
 		case req := <-e.flushes:
@@ -203,6 +204,7 @@ func (e *Engine) Run(ctx context.Context) {
 // that the final snapshot holds every finding) and publishes.
 func (e *Engine) stop() {
 	e.checkReset()
+	e.w.tick()
 	for range len(e.events) {
 		e.apply(<-e.events)
 	}
@@ -239,6 +241,7 @@ func (e *Engine) flush(first chan struct{}) {
 		}
 	}
 	e.checkReset()
+	e.w.tick()
 	for range len(e.events) {
 		e.apply(<-e.events)
 	}
@@ -344,6 +347,9 @@ func (w *writer) closeConn(ev *protocol.Event) {
 	w.find.closeConn(connKey{ev.ClientAddr, ev.ConnID}, ev.End)
 	w.dirty = w.dirty || w.find.dirty
 }
+
+// tick reads the engine's clock for the finder, once per batch of events.
+func (w *writer) tick() { w.find.wall = w.cfg.Now() }
 
 // sweep ends idle units of work by the wall clock (not in EventTime mode,
 // where events are the only clock).

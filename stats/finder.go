@@ -65,6 +65,7 @@ type unit struct {
 	user   string
 	start  time.Time
 	last   time.Time // end of its last response (or send, when unknown)
+	seen   time.Time // wall clock (finder.wall) when it last changed
 	n      uint64
 
 	digests   map[fingerprint.Digest]*unitDigest
@@ -218,6 +219,7 @@ type finder struct {
 	tx       TransactionStats
 	restored []*Finding // from a state file, merged into every list
 	clock    time.Time  // latest event time
+	wall     time.Time  // the engine's clock (Config.Now), set before each batch of events
 	swept    time.Time
 	dirty    bool
 	scratch  []byte
@@ -374,11 +376,6 @@ func (f *finder) connect(ev *protocol.Event) {
 		cl.first = ev.Sent
 	}
 	cl.last = later(cl.last, eventTime(ev))
-	// A connection opened right after the client's previous one closed,
-	// with no other open, continues that connection's burst.
-	if u := cl.parked; u != nil && cl.open == 1 && ev.Sent.Sub(u.last) <= f.cfg.UnitGap {
-		cs.burst, cl.parked = u, nil
-	}
 }
 
 // closeConn ends a connection: its units end, its statements are closed.
@@ -416,6 +413,7 @@ func (f *finder) closeConn(k connKey, at time.Time) {
 				f.closeUnit(cl.parked)
 			}
 			cl.parked = u // the client's next connection may continue it
+			u.seen = f.wall
 		} else {
 			f.closeUnit(u)
 		}
@@ -622,6 +620,7 @@ func (f *finder) newUnit(kind unitKind, ev *protocol.Event) *unit {
 // add records one statement in u.
 func (f *finder) add(u *unit, ev *protocol.Event, fp *fingerprint.Fingerprint, a *aggregate, st *stmtState) {
 	u.n++
+	u.seen = f.wall
 	if t := eventTime(ev); t.After(u.last) {
 		u.last = t
 	}
@@ -976,6 +975,12 @@ func (f *finder) repeatedRead(u *unit, ud *unitDigest) {
 		// Their time, at the statement's mean in this unit.
 		d = ud.dur * time.Duration(execs) / time.Duration(max(ud.count, 1))
 	}
+	// Code that repeats a read does it for most of the statement's
+	// executions; random keys that happen to repeat (a few of many point
+	// reads) do not.
+	if 2*execs < ud.known {
+		return
+	}
 	saving := d - d*time.Duration(values)/time.Duration(max(execs, 1))
 	ex := u.example(execs, d, fmt.Sprintf("%d executions with the same arguments (%d distinct value set(s) repeated)", execs, values))
 	ex.Values = f.exampleValues(ud)
@@ -1079,20 +1084,29 @@ func (f *finder) record(k findingKey, stmt *aggregate, text, srcText string, exe
 // (so that examples keep their order).
 func (f *finder) sweep(now time.Time) {
 	f.swept = now
+	// On event time a unit is idle since its last event; on the wall
+	// clock, since the engine last applied one of its events (events may
+	// carry times from the past, as a replayed capture's do).
+	idle := func(u *unit) time.Duration {
+		if f.cfg.EventTime {
+			return now.Sub(u.last)
+		}
+		return now.Sub(u.seen)
+	}
 	var ending []*unit
 	for _, cs := range f.conns {
-		if u := cs.burst; u != nil && (now.Sub(u.last) > f.cfg.UnitGap || u.last.Sub(u.start) > f.cfg.MaxUnitDuration) {
+		if u := cs.burst; u != nil && (idle(u) > f.cfg.UnitGap || u.last.Sub(u.start) > f.cfg.MaxUnitDuration) {
 			ending = append(ending, u)
 			cs.burst = nil
 		}
 	}
 	for _, u := range f.traces {
-		if now.Sub(u.last) > f.cfg.TraceGap {
+		if idle(u) > f.cfg.TraceGap {
 			ending = append(ending, u)
 		}
 	}
 	for _, cl := range f.clients {
-		if u := cl.parked; u != nil && now.Sub(u.last) > f.cfg.UnitGap {
+		if u := cl.parked; u != nil && idle(u) > f.cfg.UnitGap {
 			ending = append(ending, u)
 			cl.parked = nil
 		}
@@ -1109,6 +1123,7 @@ func (f *finder) finish() {
 	for _, cs := range conns {
 		f.closeConn(cs.key, f.clock)
 	}
+	f.cfg.EventTime = true // every unit is idle by then
 	f.sweep(f.clock.Add(f.cfg.TraceGap + f.cfg.UnitGap + time.Nanosecond))
 }
 

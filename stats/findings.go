@@ -118,7 +118,7 @@ type FindingsConfig struct {
 	MinRowStatements int
 	// MinShare hides a statement finding seen in fewer than this fraction
 	// of the units in which its statement ran (a coincidence, not a
-	// habit of the code). Default 0.01.
+	// habit of the code). Default 0.05.
 	MinShare float64
 	// ChurnMinConnections and ChurnMaxStatements: a client (host and user)
 	// that closed at least ChurnMinConnections connections running on
@@ -153,7 +153,7 @@ const (
 	DefaultMinLoop           = 5
 	DefaultMinRepeats        = 3
 	DefaultMinRowStatements  = 3
-	DefaultMinShare          = 0.01
+	DefaultMinShare          = 0.05
 	DefaultChurnConnections  = 5
 	DefaultChurnStatements   = 3
 	DefaultMinPrepares       = 5
