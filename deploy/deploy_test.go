@@ -57,7 +57,7 @@ var built struct {
 
 // buildFlags are the go build flags of the image (see dockerfile_test.go,
 // which checks that deploy/Dockerfile uses the same).
-var buildFlags = []string{"-trimpath", "-ldflags", "-s -w"}
+var buildFlags = []string{"-tags", "nodemo", "-trimpath", "-ldflags", "-s -w"}
 
 // binary builds ./cmd/querylens once, the way deploy/Dockerfile does
 // (CGO_ENABLED=0, -trimpath, -ldflags "-s -w"), and returns its path.

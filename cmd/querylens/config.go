@@ -262,6 +262,7 @@ Usage:
                             (querylens report -h for its flags)
   querylens analyze [flags] FILE...
                             the same statistics and report from tcpdump captures (pcap, pcapng)
+  querylens demo [flags]    try it: a sample app on an embedded in-memory server, no database needed
   querylens version         print the version
 
 Flags of run (each also read from the environment variable shown):

@@ -70,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return report.Run(ctx, args, stdout, stderr)
 	case "analyze":
 		return analyze(ctx, args, stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "querylens", versionString())
 		return nil
@@ -77,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		usage(stdout)
 		return nil
 	default:
-		return &usageError{fmt.Sprintf("unknown command %q (want run, report, analyze, version or help)", cmd)}
+		return &usageError{fmt.Sprintf("unknown command %q (want run, report, analyze, demo, version or help)", cmd)}
 	}
 }
 
