@@ -436,6 +436,8 @@ const (
 func (s *Server) noteTLS(serverOffers, offered bool) {
 	state := tlsBothLegs
 	switch {
+	case s.cfg.ClientTLS == nil || s.cfg.UpstreamTLSMode == UpstreamTLSDisabled:
+		state = tlsNotOffered // by configuration, whatever the server offers
 	case !serverOffers:
 		state = tlsServerWithout
 	case !offered:
