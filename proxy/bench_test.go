@@ -82,7 +82,7 @@ func benchResult(rows int) []byte {
 
 // fakeServer answers the handshake, then replies resp to every packet it
 // reads, forever.
-func fakeServer(b *testing.B, resp []byte) string {
+func fakeServer(b testing.TB, resp []byte) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
 	b.Cleanup(func() { l.Close() })
@@ -149,7 +149,7 @@ type countSink struct{ n int }
 
 func (s *countSink) Observe(*protocol.Event) { s.n++ }
 
-func querylensRelay(b *testing.B, upstream string) string {
+func querylensRelay(b testing.TB, upstream string) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
 	cfg := proxy.DefaultConfig()

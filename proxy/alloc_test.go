@@ -1,0 +1,45 @@
+package proxy_test
+
+import (
+	"io"
+	"net"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestRelayAllocations guards the relay's budget: nothing per relayed
+// frame, so a query answered with 5,000 rows costs what a 1-row query
+// costs, its event and its SQL text. The count is the whole process's
+// (fake server and client allocate nothing per round trip), averaged over
+// many round trips.
+func TestRelayAllocations(t *testing.T) {
+	for _, rows := range []int{1, 5000} {
+		resp := benchResult(rows)
+		c, err := net.Dial("tcp", querylensRelay(t, fakeServer(t, resp)))
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = io.ReadFull(c, make([]byte, len(benchGreeting())))
+		require.NoError(t, err)
+		_, err = c.Write(benchHandshakeResponse())
+		require.NoError(t, err)
+		_, err = io.ReadFull(c, make([]byte, len(benchAuthOK)))
+		require.NoError(t, err)
+		buf := make([]byte, len(resp))
+		var ioErr error
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, err := c.Write(benchQuery); err != nil {
+				ioErr = err
+				return
+			}
+			if _, err := io.ReadFull(c, buf); err != nil {
+				ioErr = err
+			}
+		})
+		require.NoError(t, ioErr)
+		require.Equal(t, resp, buf, "relayed unchanged")
+		if allocs > 2 {
+			t.Errorf("%d rows: %v allocations per query, want at most 2 (event and SQL text)", rows, allocs)
+		}
+	}
+}
