@@ -179,12 +179,38 @@ func (e *Engine) Run(ctx context.Context) {
 	defer close(e.stopped)
 	t := time.NewTicker(e.cfg.PublishInterval)
 	defer t.Stop()
+	// While events keep coming the writer takes them in batches, every
+	// pollInterval, instead of parking on the queue: a goroutine parked
+	// on a channel is woken by every send, and that wake-up costs the
+	// relay goroutines more than handing over the event itself. After
+	// pollIdleRounds empty polls it parks again, so an idle proxy sleeps.
+	poll := time.NewTimer(pollInterval)
+	poll.Stop()
+	polling, idle := false, 0
 	for {
+		var events <-chan item
+		var pollC <-chan time.Time
+		if polling {
+			pollC = poll.C
+		} else {
+			events = e.events
+		}
 		select {
-		case it := <-e.events:
+		case it := <-events:
 			e.w.tick()
 			e.apply(it)
 			e.drain(drainBatch - 1)
+			polling, idle = true, 0
+			poll.Reset(pollInterval)
+		case <-pollC:
+			if len(e.events) > 0 {
+				e.drainAll()
+				idle = 0
+			} else if idle++; idle >= pollIdleRounds {
+				polling = false
+				continue
+			}
+			poll.Reset(pollInterval)
 		case req := <-e.flushes:
 			e.flush(req)
 		case <-t.C:
@@ -210,6 +236,21 @@ func (e *Engine) stop() {
 	}
 	e.w.find.finish()
 	e.publish()
+}
+
+// Polling of the queue while it is busy (see Run).
+const (
+	pollInterval   = time.Millisecond
+	pollIdleRounds = 50
+)
+
+// drainAll applies the events queued now, reading the clock once per
+// batch.
+func (e *Engine) drainAll() {
+	for n := len(e.events); n > 0; n -= drainBatch {
+		e.w.tick()
+		e.drain(min(n, drainBatch))
+	}
 }
 
 // drain applies up to n queued events without waiting for more.
@@ -376,7 +417,14 @@ func (w *writer) apply(ev *protocol.Event) {
 		w.find.observe(ev, nil, nil)
 		return
 	}
-	fp := w.fp.Fingerprint(ev.SQL)
+	fp, cached := fingerprint.Fingerprint{}, false
+	switch ev.Command {
+	case protocol.ComStmtExecute, protocol.ComStmtFetch, protocol.ComStmtBulkExecute:
+		fp, cached = w.find.prepared(ev)
+	}
+	if !cached {
+		fp = w.fp.Fingerprint(ev.SQL)
+	}
 	// A statement longer than the proxy's SQL cap arrives cut: its shape may
 	// differ from the whole statement's, so say so.
 	fp.Truncated = fp.Truncated || ev.SQLTruncated

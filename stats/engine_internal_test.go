@@ -142,3 +142,31 @@ func TestApplyRecoversPanic(t *testing.T) {
 		t.Errorf("after a panic: panics %d, digests %d, events %d; want 1, 1, 2", s.Panics, len(s.Digests), s.Events)
 	}
 }
+
+// BenchmarkApplyPrepared measures one COM_STMT_EXECUTE of a statement
+// whose PREPARE was seen: its fingerprint comes from the connection's
+// statement table, not from normalizing the SQL again.
+func BenchmarkApplyPrepared(b *testing.B) {
+	w := newWriter(DefaultConfig(), zap.NewNop())
+	t0 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	const sql = "SELECT c FROM sbtest1 WHERE id = ?"
+	at := t0
+	mk := func(cmd protocol.Command) *protocol.Event {
+		at = at.Add(time.Millisecond)
+		return &protocol.Event{Command: cmd, SQL: sql, StmtID: 1, ClientAddr: "10.0.0.1:5000", ConnID: 9,
+			User: "app", Schema: "sb", Sent: at, Start: at, FirstResponse: at.Add(100 * time.Microsecond),
+			End: at.Add(200 * time.Microsecond), RowsSent: 1, ParamCount: 1, Status: 2,
+			Params: []protocol.Param{{Type: protocol.TypeLongLong, Value: int64(at.UnixNano() % 10000)}}}
+	}
+	w.apply(mk(protocol.ComStmtPrepare))
+	events := make([]*protocol.Event, 1024)
+	for i := range events {
+		events[i] = mk(protocol.ComStmtExecute)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		w.apply(events[i&(len(events)-1)])
+		i++
+	}
+}

@@ -141,6 +141,8 @@ type keyInfo struct {
 }
 
 type stmtState struct {
+	fp       fingerprint.Fingerprint // of the prepared SQL, reused by each execution
+	sqlLen   int
 	digest   fingerprint.Digest
 	text     string
 	schema   string
@@ -463,7 +465,7 @@ func (f *finder) prepare(ev *protocol.Event, fp *fingerprint.Fingerprint, a *agg
 		}
 		f.dirty = true
 	}
-	st := &stmtState{digest: fp.Digest, text: a.text, schema: a.schema, prepare: ev.Latency()}
+	st := &stmtState{fp: *fp, sqlLen: len(ev.SQL), digest: fp.Digest, text: a.text, schema: a.schema, prepare: ev.Latency()}
 	if k := f.keyInfo(fp.Digest, a); k != nil {
 		st.paramOf = paramMap(ev.SQL)
 	}
@@ -481,6 +483,21 @@ func (f *finder) prepare(ev *protocol.Event, fp *fingerprint.Fingerprint, a *agg
 				Detail: fmt.Sprintf("%d prepared statements open at once on one connection", len(cs.stmts)),
 			})
 	}
+}
+
+// prepared returns the fingerprint of the statement an EXECUTE, FETCH or
+// BULK_EXECUTE names, when its PREPARE was seen on the connection: a
+// prepared statement is normalized once, not per execution.
+func (f *finder) prepared(ev *protocol.Event) (fingerprint.Fingerprint, bool) {
+	cs := f.conns[connKey{ev.ClientAddr, ev.ConnID}]
+	if cs == nil || cs.stmts == nil {
+		return fingerprint.Fingerprint{}, false
+	}
+	st := cs.stmts[ev.StmtID]
+	if st == nil || st.sqlLen != len(ev.SQL) || st.fp.Digest == 0 {
+		return fingerprint.Fingerprint{}, false
+	}
+	return st.fp, true
 }
 
 // paramMap maps each literal of a prepared statement's SQL to its
