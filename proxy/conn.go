@@ -56,6 +56,7 @@ type conn struct {
 	decoding bool // false after a decoder panic
 	desynced bool // the session reported a decode error
 	closing  bool // Shutdown decided to close: relay nothing more
+	quit     bool // the client sent COM_QUIT: whoever closes first, the client ended it
 	// pending holds the events finished by the chunk being relayed, until
 	// it has been written (see observePending). Reused: no allocation once
 	// it has grown to the most events one chunk finishes.
@@ -505,6 +506,9 @@ func (c *conn) safeCall(f func()) {
 // it to the sink can wake the sink's goroutine (a futex call and a thread
 // switch when a core is idle), which the reply should not wait for.
 func (c *conn) handleEvent(ev *protocol.Event) {
+	if ev.Command == protocol.ComQuit {
+		c.quit = true
+	}
 	if ev.Command == protocol.ComConnect {
 		if ev.ErrorCode != 0 {
 			c.srv.metrics.handshakeFailures.Inc()
@@ -599,6 +603,12 @@ func (c *conn) logEnd(first, second error, byProxy bool, inFlight int) {
 	var re *relayError
 	if !byProxy && errors.As(first, &re) {
 		by = re.side
+	}
+	c.mu.Lock()
+	quit := c.quit
+	c.mu.Unlock()
+	if quit && !byProxy {
+		by = "client" // after COM_QUIT the server's close may be seen first
 	}
 	if by == "upstream" && inFlight > 0 {
 		c.log.Info("upstream closed the connection with a command in flight; closed the client too",
