@@ -76,10 +76,18 @@ func TestWorkloadDirect(t *testing.T) {
 	assert.GreaterOrEqual(t, st.Pages, uint64(11*6+3))
 	assert.GreaterOrEqual(t, st.Expected, uint64(6), "intended errors")
 
+	// The cancelled workload's last COMMIT may still be running on the
+	// server when Run returns (the driver gives up on the connection, the
+	// server finishes the statement), so the two totals are compared once
+	// they have settled: a transaction applied in part would never settle.
 	var comments, counted int
-	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM comments").Scan(&comments))
-	require.NoError(t, db.QueryRow("SELECT SUM(comment_count) FROM posts").Scan(&counted))
-	assert.Equal(t, comments, counted, "each added comment bumped its post (transactions)")
+	settled := assert.Eventually(t, func() bool {
+		err := db.QueryRow("SELECT (SELECT COUNT(*) FROM comments), (SELECT SUM(comment_count) FROM posts)").Scan(&comments, &counted)
+		return err == nil && comments == counted
+	}, 5*time.Second, 20*time.Millisecond, "each added comment bumped its post (transactions)")
+	if !settled {
+		t.Logf("%d comments, %d counted by the posts", comments, counted)
+	}
 }
 
 func TestWorkloadConfigValidate(t *testing.T) {
