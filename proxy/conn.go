@@ -57,10 +57,6 @@ type conn struct {
 	desynced bool // the session reported a decode error
 	closing  bool // Shutdown decided to close: relay nothing more
 	quit     bool // the client sent COM_QUIT: whoever closes first, the client ended it
-	// pending holds the events finished by the chunk being relayed, until
-	// it has been written (see observePending). Reused: no allocation once
-	// it has grown to the most events one chunk finishes.
-	pending []*protocol.Event
 
 	closeOnce sync.Once
 }
@@ -149,13 +145,11 @@ func (c *conn) serve() {
 		second = <-errc
 	}
 	c.mu.Lock()
-	c.observePendingLocked() // events of a chunk whose write failed
 	inFlight := 0
 	if c.decoding {
 		inFlight = c.session.InFlight()
 		now := time.Now()
 		c.safeCall(func() { c.session.Close(now) })
-		c.observePendingLocked()
 		if co, ok := c.srv.sink.(CloseObserver); ok {
 			if id := c.session.Info().ConnID; id != 0 {
 				co.ObserveClose(clientAddrOf(c.rawClient), id, now)
@@ -344,15 +338,11 @@ func (c *conn) clearDeadlines() error {
 // relayPacket feeds one whole packet to the session and writes it to dst.
 func (c *conn) relayPacket(dir protocol.Direction, pkt []byte, dst net.Conn) error {
 	now := time.Now()
-	relay, events := c.feed(dir, pkt, now)
-	if !relay {
+	if !c.feed(dir, pkt, now) {
 		return errShutdown
 	}
 	if _, err := dst.Write(pkt); err != nil {
 		return &relayError{side: peerName(dir), op: "write", err: err}
-	}
-	if events {
-		c.observePending()
 	}
 	if dir == protocol.FromClient {
 		c.srv.metrics.clientBytes.Add(float64(len(pkt)))
@@ -403,8 +393,7 @@ func (c *conn) serverToClient(errc chan<- error) {
 }
 
 // pump copies src to dst. Each chunk is lent to the session first (see the
-// package doc for why), then written, then the events it finished go to the
-// sink. The buffer starts small and doubles
+// package doc for why), then written. The buffer starts small and doubles
 // while reads fill it, up to Config.BufferSize, so idle connections stay
 // cheap and bulk transfers use few syscalls.
 func (c *conn) pump(dir protocol.Direction, src, dst net.Conn, count func(float64)) error {
@@ -414,15 +403,11 @@ func (c *conn) pump(dir protocol.Direction, src, dst net.Conn, count func(float6
 		if n > 0 {
 			now := time.Now()
 			c.lastActive.Store(now.UnixNano())
-			relay, events := c.feed(dir, buf[:n], now)
-			if !relay {
+			if !c.feed(dir, buf[:n], now) {
 				return errShutdown
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return &relayError{side: peerName(dir), op: "write", err: werr}
-			}
-			if events {
-				c.observePending()
 			}
 			count(float64(n))
 			if n == len(buf) && len(buf) < c.srv.cfg.BufferSize {
@@ -464,15 +449,14 @@ func peerName(dir protocol.Direction) string {
 	return "client"
 }
 
-// feed hands a chunk to the session. relay is false when the connection
+// feed hands a chunk to the session. It returns false when the connection
 // is being closed by Shutdown, in which case the chunk must not be relayed:
 // a command that arrives after the close decision is never half-sent.
-// events tells that events wait in c.pending for observePending.
-func (c *conn) feed(dir protocol.Direction, b []byte, now time.Time) (relay, events bool) {
+func (c *conn) feed(dir protocol.Direction, b []byte, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
-		return false, false
+		return false
 	}
 	if c.decoding {
 		c.safeCall(func() { c.session.Feed(dir, b, now) })
@@ -484,7 +468,7 @@ func (c *conn) feed(dir protocol.Direction, b []byte, now time.Time) (relay, eve
 			}
 		}
 	}
-	return true, len(c.pending) > 0
+	return true
 }
 
 // safeCall runs a session call and turns a panic into "decoding off". Must
@@ -501,10 +485,7 @@ func (c *conn) safeCall(f func()) {
 	f()
 }
 
-// handleEvent runs under c.mu, from within session calls. The event waits
-// in c.pending until the chunk that finished it has been written: handing
-// it to the sink can wake the sink's goroutine (a futex call and a thread
-// switch when a core is idle), which the reply should not wait for.
+// handleEvent runs under c.mu, from within session calls.
 func (c *conn) handleEvent(ev *protocol.Event) {
 	if ev.Command == protocol.ComQuit {
 		c.quit = true
@@ -518,33 +499,8 @@ func (c *conn) handleEvent(ev *protocol.Event) {
 		}
 	}
 	if c.srv.sink != nil {
-		c.pending = append(c.pending, ev)
+		c.srv.sink.Observe(ev)
 	}
-}
-
-// observePending hands the events waiting in c.pending to the sink, in the
-// order the session finished them. Both pumps call it, so it holds c.mu:
-// events of one connection never overtake each other.
-func (c *conn) observePending() {
-	c.mu.Lock()
-	c.observePendingLocked()
-	c.mu.Unlock()
-}
-
-// observePendingLocked is observePending with c.mu held. A panic in the
-// sink is handled as one in the decoder: decoding goes off for this
-// connection and the events not yet handed over are dropped.
-func (c *conn) observePendingLocked() {
-	if len(c.pending) == 0 {
-		return
-	}
-	c.safeCall(func() {
-		for _, ev := range c.pending {
-			c.srv.sink.Observe(ev)
-		}
-	})
-	clear(c.pending)
-	c.pending = c.pending[:0]
 }
 
 // closeIfIdle closes the connection if no command is in flight and reports

@@ -16,10 +16,7 @@
 // read after its request was written, so the session always sees a request
 // before its response, and a greeting before the client's answer to it. The
 // cost is the decoder's per-chunk CPU time (well under a microsecond for
-// typical frames) added to relay latency. The events a chunk finishes are
-// handed to the Sink only after the chunk has been written, in the order
-// the session finished them: the reply never waits for the sink (whose
-// hand-off may wake another goroutine).
+// typical frames) added to relay latency.
 //
 // # Concurrency
 //
