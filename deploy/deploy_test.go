@@ -680,3 +680,23 @@ func systemdInvocation(t *testing.T) invocation {
 	}
 	return inv
 }
+
+// TestRuntimeSettings: the image and the systemd unit run querylens with
+// the same GODEBUG, the one bench/cmd/loadcmp measures by default, which
+// keeps the runtime's monitor thread from parking between packets
+// (docs/performance.md).
+func TestRuntimeSettings(t *testing.T) {
+	want := "schedtrace=2147483647"
+	for _, inv := range []invocation{dockerfileInvocation(t), systemdInvocation(t)} {
+		if got := inv.env["GODEBUG"]; got != want {
+			t.Errorf("%s: GODEBUG=%q, want %q", inv.where, got, want)
+		}
+	}
+	src, err := os.ReadFile("../bench/cmd/loadcmp/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), `"godebug", "`+want+`"`) {
+		t.Errorf("bench/cmd/loadcmp measures another GODEBUG than the one deployed (%s)", want)
+	}
+}

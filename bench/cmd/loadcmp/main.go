@@ -60,6 +60,7 @@ type options struct {
 	only       string
 	qlBin      string
 	qlEnv      string
+	godebug    string
 	buildTags  string
 }
 
@@ -76,6 +77,7 @@ func main() {
 	flag.StringVar(&o.qlBin, "querylens", "", "querylens `binary` to measure instead of one built from this tree (to compare builds)")
 	flag.StringVar(&o.buildTags, "tags", "nodemo", "build `tags` for querylens (nodemo: without the demo's in-memory server, as the container image is built)")
 	flag.StringVar(&o.qlEnv, "querylens-env", "", "extra environment for querylens, comma-separated `K=V` pairs (such as GOMAXPROCS=1)")
+	flag.StringVar(&o.godebug, "godebug", "schedtrace=2147483647", "GODEBUG for querylens, as the container image and the systemd unit set it (empty: the Go runtime's defaults)")
 	tests := flag.String("tests", "oltp_point_select,oltp_read_write", "sysbench tests, comma-separated")
 	psModes := flag.String("ps-modes", "auto,disable", "sysbench --db-ps-mode values, comma-separated")
 	threads := flag.String("threads", "1,8,32", "sysbench thread counts, comma-separated")
@@ -223,6 +225,7 @@ func (e *env) header() {
 	} else {
 		fmt.Fprintf(e.report, "- querylens built from the tree with -tags %q\n", e.o.buildTags)
 	}
+	fmt.Fprintf(e.report, "- querylens GODEBUG=%q\n", e.o.godebug)
 	fmt.Fprintf(e.report, "- rounds: %d, sysbench runs of %ds, %d round trips per test\n", e.o.rounds, e.o.seconds, e.o.roundTrips)
 }
 
@@ -258,8 +261,11 @@ func (e *env) relays() (hap, ql *proc, stop func(), err error) {
 		return nil, nil, nil, err
 	}
 	var qlEnv []string
+	if e.o.godebug != "" {
+		qlEnv = append(qlEnv, "GODEBUG="+e.o.godebug)
+	}
 	if e.o.qlEnv != "" {
-		qlEnv = strings.Split(e.o.qlEnv, ",")
+		qlEnv = append(qlEnv, strings.Split(e.o.qlEnv, ",")...) // the last of a duplicate key wins
 	}
 	if ql, err = startQuerylens(e.dir, e.qlBin, e.srv.Addr, qlEnv); err != nil {
 		hap.stop()
