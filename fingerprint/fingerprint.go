@@ -83,8 +83,7 @@ type Fingerprinter struct {
 	cfg  Config
 	buf  []byte
 	tags []Tag
-	vals valueHashes
-	n    normalizer
+	n    normalizer // kept between calls: it is too big to clear for every statement
 }
 
 // New returns a Fingerprinter with the limits of cfg; zero or negative
@@ -117,12 +116,11 @@ func (f *Fingerprinter) fingerprint(sql []byte) Fingerprint {
 		sql = sql[:f.cfg.MaxInput]
 		fp.Truncated = true
 	}
-	f.vals = valueHashes{}
-	f.n.vals = &f.vals
-	f.buf = f.n.run(append(f.buf[:0], RuleVersion...), sql, &f.tags)
-	f.n.vals = nil
+	n := &f.n
+	n.hashVals, n.vals = true, valueHashes{}
+	f.buf = n.run(append(f.buf[:0], RuleVersion...), sql, &f.tags)
 	fp.Digest = Digest(xxhash.Sum64(f.buf))
-	fp.Values, fp.LiteralHashes, fp.Literals = f.vals.sum, f.vals.lits, f.vals.n
+	fp.Values, fp.LiteralHashes, fp.Literals = n.vals.sum, n.vals.lits, n.vals.n
 	text := f.buf[len(RuleVersion):]
 	if cut := cutText(text, f.cfg.MaxText); cut < len(text) {
 		text = text[:cut]

@@ -1,5 +1,7 @@
 package fingerprint
 
+import "encoding/binary"
+
 // Byte classes used by the tokenizer. One table lookup per byte keeps the
 // hot loop free of chained comparisons.
 const (
@@ -45,10 +47,16 @@ var lower = func() (t [256]byte) {
 	return t
 }()
 
-func isIdentChar(c byte) bool {
-	k := byteClass[c]
-	return k == bIdent || k == bDigit
-}
+func isIdentChar(c byte) bool { return identChar[c] }
+
+// identChar tells the bytes that continue an identifier: bIdent and bDigit
+// bytes. A table of its own makes the scanning loop one load per byte.
+var identChar = func() (t [256]bool) {
+	for i, k := range byteClass {
+		t[i] = k == bIdent || k == bDigit
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
@@ -89,6 +97,23 @@ func classify(w []byte) (wordKind, kwID) {
 	if len(w) < 2 || len(w) > 10 {
 		return wordPlain, kwNone
 	}
+	if len(w) <= 8 && cap(w) >= 8 {
+		// Eight bytes are readable from w's start (run caps src at its
+		// length, so they are all input): fold them at once, keep the
+		// word's own bytes, and take both the hash and the comparison with
+		// the keyword from that one word. (w[0] is read from it too: a
+		// separate byte load stops the compiler from merging the eight
+		// loads into one.)
+		x := lower8(binary.LittleEndian.Uint64(w[:8])) & (1<<(8*len(w)) - 1)
+		if byte(x) == '_' {
+			return classifyUnderscore(w)
+		}
+		h := uint8(len(w) + int(byte(x)) + 22*int(byte(x>>8)) + int(byte(x>>(8*(len(w)-1))))) // keywordHash(w)
+		if e := &keywordTable[h]; e.lo == x && len(e.word) == len(w) {
+			return e.kind, e.id
+		}
+		return wordPlain, kwNone
+	}
 	if w[0] == '_' {
 		return classifyUnderscore(w)
 	}
@@ -117,6 +142,13 @@ type keywordEntry struct {
 	id   kwID
 }
 
+// keywordSlot is a keyword in keywordTable, with its bytes packed for the
+// one-comparison test in classify.
+type keywordSlot struct {
+	keywordEntry
+	lo uint64 // the word's first eight bytes, little-endian, zero-padded
+}
+
 var keywords = []keywordEntry{
 	{"null", wordLiteral, kwNone}, {"true", wordLiteral, kwNone}, {"false", wordLiteral, kwNone},
 	{"order", wordKeyword, kwOrder}, {"group", wordKeyword, kwGroup}, {"by", wordKeyword, kwBy},
@@ -141,9 +173,11 @@ var keywords = []keywordEntry{
 // keywordTable is a perfect hash of keywords: keywordHash gives every
 // keyword its own slot (TestKeywordTable checks this), so a lookup is one
 // hash and at most one comparison.
-var keywordTable = func() (t [256]keywordEntry) {
+var keywordTable = func() (t [256]keywordSlot) {
 	for _, e := range keywords {
-		t[keywordHash([]byte(e.word))] = e
+		var b [8]byte
+		copy(b[:], e.word)
+		t[keywordHash([]byte(e.word))] = keywordSlot{e, binary.LittleEndian.Uint64(b[:])}
 	}
 	return t
 }()
