@@ -108,8 +108,7 @@ func classify(w []byte) (wordKind, kwID) {
 		if byte(x) == '_' {
 			return classifyUnderscore(w)
 		}
-		h := uint8(len(w) + int(byte(x)) + 22*int(byte(x>>8)) + int(byte(x>>(8*(len(w)-1))))) // keywordHash(w)
-		if e := &keywordTable[h]; e.lo == x && len(e.word) == len(w) {
+		if e := &keywordTable[keywordHash8(x, len(w))]; e.lo == x && len(e.word) == len(w) {
 			return e.kind, e.id
 		}
 		return wordPlain, kwNone
@@ -186,6 +185,12 @@ var keywordTable = func() (t [256]keywordSlot) {
 // case-insensitively. len(w) >= 2.
 func keywordHash(w []byte) uint8 {
 	return uint8(len(w) + int(lower[w[0]]) + 22*int(lower[w[1]]) + int(lower[w[len(w)-1]]))
+}
+
+// keywordHash8 is keywordHash of a word of l bytes (2 <= l <= 8) given as
+// its bytes lower-cased, little-endian, in x.
+func keywordHash8(x uint64, l int) uint8 {
+	return uint8(l + int(byte(x)) + 22*int(byte(x>>8)) + int(byte(x>>(8*(l-1)))))
 }
 
 func equalLower(w []byte, lowerWord string) bool {

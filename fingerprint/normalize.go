@@ -228,6 +228,24 @@ func scanBacktick(src []byte, i int) int {
 	}
 }
 
+// identLen8 returns how many of the eight bytes in x (little-endian: the
+// first byte lowest) are identifier bytes before the first that is not,
+// without branches: most words are shorter than eight bytes, and a loop
+// that exits at an unpredictable length costs a mispredicted branch per word.
+func identLen8(x uint64) int {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	h := x &^ high // low 7 bits of each byte; sums below cannot carry
+	// Bit 7 of a byte of h+(0x80-lo) is set where the byte is >= lo, of
+	// h+(0x7f-hi) where it is > hi.
+	l := h | 0x20*ones // letters folded to lower case
+	ident := x |       // bytes >= 0x80
+		(l+(0x80-'a')*ones)&^(l+(0x7f-'z')*ones) |
+		(h+(0x80-'0')*ones)&^(h+(0x7f-'9')*ones) |
+		(h+(0x80-'_')*ones)&^(h+(0x7f-'_')*ones) |
+		(h+(0x80-'$')*ones)&^(h+(0x7f-'$')*ones)
+	return bits.TrailingZeros64(^ident&high) >> 3
+}
+
 func scanIdent(src []byte, i int) int {
 	for j, c := range src[i:] { // a range loop needs no bounds checks
 		if !identChar[c] {
@@ -395,6 +413,15 @@ func (n *normalizer) integer(digits []byte) {
 
 // word writes a bare word lower-cased. The word ends at n.pos.
 func (n *normalizer) word(w []byte, kind wordKind, id kwID) {
+	c := n.startWord(kind, id)
+	n.appendLower(w)
+	n.prev, n.prevKw, n.prevEnd = c, id, n.pos
+}
+
+// startWord does for a word of the given kind what comes before its bytes:
+// it settles what is pending, updates the group flags and the ORDER/GROUP BY
+// state, and writes the separator. It returns the word's class.
+func (n *normalizer) startWord(kind wordKind, id kwID) class {
 	c := clsWord
 	if kind == wordKeyword {
 		c = clsKeyword
@@ -417,8 +444,7 @@ func (n *normalizer) word(w []byte, kind wordKind, id kwID) {
 	if len(n.dst) > n.base && spaceBeforeWord[n.prev] { // sep(c), specialized
 		n.dst = append(n.dst, ' ')
 	}
-	n.appendLower(w)
-	n.prev, n.prevKw, n.prevEnd = c, id, n.pos
+	return c
 }
 
 // spaceBeforeWord is sep for a word or keyword: a blank unless at the
@@ -433,7 +459,18 @@ var spaceBeforeWord = [clsOp + 1]bool{
 // introducer.
 func (n *normalizer) identifier() {
 	src, i := n.src, n.pos
-	end := scanIdent(src, i)
+	var end int
+	if len(src)-i >= 8 {
+		end = i + identLen8(binary.LittleEndian.Uint64(src[i:]))
+		if end == i+8 {
+			end = scanIdent(src, end)
+		}
+	} else {
+		end = scanIdent(src, i)
+	}
+	if n.shortWord(end) {
+		return
+	}
 	if n.prev == clsDot {
 		// After a qualifier dot, even with blanks around it, MySQL reads an
 		// identifier: t. value, t. null.
@@ -472,6 +509,57 @@ func (n *normalizer) identifier() {
 	}
 	n.pos = end
 	n.word(src[i:end], kind, id)
+}
+
+// shortWord is identifier's common case done in one go: a word of 2 to 8
+// bytes ending at end, with eight bytes of input readable from its start,
+// that is a plain or reserved word (not NULL, TRUE, FALSE, a possible
+// charset introducer, or a name after a qualifier dot). The eight bytes are
+// loaded and lower-cased once, and serve the keyword lookup and the output.
+// It reports false, having changed nothing, when the word is not such.
+func (n *normalizer) shortWord(end int) bool {
+	src, i := n.src, n.pos
+	l := end - i
+	if l < 2 || l > 8 || len(src)-i < 8 || n.prev == clsDot {
+		return false
+	}
+	x := lower8(binary.LittleEndian.Uint64(src[i:])) & (1<<(8*l) - 1)
+	if byte(x) == '_' {
+		return false
+	}
+	kind, id := wordPlain, kwNone
+	if e := &keywordTable[keywordHash8(x, l)]; e.lo == x && len(e.word) == l {
+		if e.kind != wordKeyword && e.kind != wordPlain {
+			return false
+		}
+		kind, id = e.kind, e.id
+	}
+	n.pos = end
+	c := n.startWord(kind, id)
+	s := len(n.dst)
+	if cap(n.dst)-s < l {
+		n.dst = slices.Grow(n.dst, l)
+	}
+	n.dst = n.dst[:s+l]
+	putShort(n.dst[s:], x)
+	n.prev, n.prevKw, n.prevEnd = c, id, end
+	return true
+}
+
+// putShort stores the len(t) low bytes of x (1 <= len(t) <= 8) into t,
+// little-endian, as two overlapping halves: exactly len(t) bytes, so
+// nothing past the output is written.
+func putShort(t []byte, x uint64) {
+	switch l := len(t); {
+	case l >= 4:
+		binary.LittleEndian.PutUint32(t, uint32(x))
+		binary.LittleEndian.PutUint32(t[l-4:], uint32(x>>(8*(l-4))))
+	case l >= 2:
+		binary.LittleEndian.PutUint16(t, uint16(x))
+		binary.LittleEndian.PutUint16(t[l-2:], uint16(x>>(8*(l-2))))
+	case l == 1:
+		t[0] = byte(x)
+	}
 }
 
 // stringFollows reports whether a string, hex or bit literal starts at i,
@@ -963,20 +1051,9 @@ func (n *normalizer) appendLower(w []byte) {
 	n.dst = n.dst[:s+l]
 	t := n.dst[s:]
 	if l <= 8 && cap(w) >= 8 {
-		// A word of up to eight bytes with eight bytes readable from its
-		// start (run caps src at its length, so they are all input): fold
-		// them at once and store exactly l bytes, as two overlapping halves.
-		x := lower8(binary.LittleEndian.Uint64(w[:8]))
-		switch {
-		case l >= 4:
-			binary.LittleEndian.PutUint32(t, uint32(x))
-			binary.LittleEndian.PutUint32(t[l-4:], uint32(x>>(8*(l-4))))
-		case l >= 2:
-			binary.LittleEndian.PutUint16(t, uint16(x))
-			binary.LittleEndian.PutUint16(t[l-2:], uint16(x>>(8*(l-2))))
-		case l == 1:
-			t[0] = byte(x)
-		}
+		// Eight bytes are readable from w's start (run caps src at its
+		// length, so they are all input): fold them at once.
+		putShort(t, lower8(binary.LittleEndian.Uint64(w[:8])))
 		return
 	}
 	appendLowerTo(t, w)
