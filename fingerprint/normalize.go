@@ -159,7 +159,7 @@ func (n *normalizer) run(dst, src []byte, tags *[]Tag) []byte {
 			n.number(n.pos)
 		case bQuote:
 			n.pos, _ = scanString(src, n.pos)
-			n.literal(clsLiteral)
+			n.literal()
 		case bBacktick:
 			n.quotedIdentifier()
 		default:
@@ -340,31 +340,35 @@ func (n *normalizer) resolveOrdinal(keep bool) {
 	}
 	n.pending &^= pendOrdinal
 	if !keep {
-		n.dst = append(n.dst[:n.ordStart], '?')
+		n.dst = n.dst[:n.ordStart]
+		n.dst = append(n.dst, '?')
 		n.prev = clsLiteral
 	}
 }
 
-func (n *normalizer) literal(c class) {
+// literal writes the '?' of a literal that ends at n.pos.
+func (n *normalizer) literal() {
 	if n.hashVals || n.lits != nil {
-		n.value(c)
+		n.value()
 	}
-	n.prepare(c)
-	n.sep(c)
-	if c == clsEllipsis {
-		n.dst = append(n.dst, "..."...)
-	} else {
-		n.dst = append(n.dst, '?')
-	}
-	n.prev, n.prevKw = c, kwNone
+	n.prepare(clsLiteral)
+	n.sep(clsLiteral)
+	n.dst = append(n.dst, '?')
+	n.prev, n.prevKw = clsLiteral, kwNone
+}
+
+// ellipsis writes a "..." found in the input: it stands for literals but
+// has no value of its own.
+func (n *normalizer) ellipsis() {
+	n.prepare(clsEllipsis)
+	n.sep(clsEllipsis)
+	copy(n.extend(3), "...")
+	n.prev, n.prevKw = clsEllipsis, kwNone
 }
 
 // value records the literal that ends at n.pos, with the unary signs that
 // fold into it.
-func (n *normalizer) value(c class) {
-	if c == clsEllipsis {
-		return
-	}
+func (n *normalizer) value() {
 	start := n.tokStart
 	if n.pending&pendSign != 0 && n.signSrc < start {
 		start = n.signSrc
@@ -404,11 +408,11 @@ func (n *normalizer) integer(digits []byte) {
 		n.sep(clsOrdinal)
 		n.pending |= pendOrdinal
 		n.ordStart = len(n.dst)
-		n.dst = append(n.dst, digits...)
+		copy(n.extend(len(digits)), digits)
 		n.prev, n.prevKw = clsOrdinal, kwNone
 		return
 	}
-	n.literal(clsLiteral)
+	n.literal()
 }
 
 // word writes a bare word lower-cased. The word ends at n.pos.
@@ -486,11 +490,11 @@ func (n *normalizer) identifier() {
 			} else {
 				n.pos = len(src)
 			}
-			n.literal(clsLiteral)
+			n.literal()
 			return
 		case 'n': // N'national'
 			n.pos, _ = scanString(src, end)
-			n.literal(clsLiteral)
+			n.literal()
 			return
 		}
 	}
@@ -498,7 +502,7 @@ func (n *normalizer) identifier() {
 	switch kind {
 	case wordLiteral:
 		n.pos = end
-		n.literal(clsLiteral)
+		n.literal()
 		return
 	case wordCharset:
 		if n.stringFollows(end) { // _utf8mb4'..': the introducer is dropped
@@ -536,12 +540,7 @@ func (n *normalizer) shortWord(end int) bool {
 	}
 	n.pos = end
 	c := n.startWord(kind, id)
-	s := len(n.dst)
-	if cap(n.dst)-s < l {
-		n.dst = slices.Grow(n.dst, l)
-	}
-	n.dst = n.dst[:s+l]
-	putShort(n.dst[s:], x)
+	putShort(n.extend(l), x)
 	n.prev, n.prevKw, n.prevEnd = c, id, end
 	return true
 }
@@ -639,7 +638,7 @@ func (n *normalizer) number(i int) {
 	if src[i] == '0' {
 		if e := radixLiteralEnd(src, i); e > 0 {
 			n.pos = e
-			n.literal(clsLiteral)
+			n.literal()
 			return
 		}
 	}
@@ -680,7 +679,7 @@ func (n *normalizer) number(i int) {
 		n.integer(src[i:j])
 		return
 	}
-	n.literal(clsLiteral)
+	n.literal()
 }
 
 func (n *normalizer) punct(c byte) {
@@ -706,7 +705,7 @@ func (n *normalizer) punct(c byte) {
 		n.semicolon()
 	case '?':
 		n.pos++
-		n.literal(clsLiteral)
+		n.literal()
 	case '.':
 		n.dot()
 	case '@':
@@ -783,7 +782,7 @@ func (n *normalizer) punct(c byte) {
 func (n *normalizer) op(size int) {
 	n.prepare(clsOp)
 	n.sep(clsOp)
-	n.dst = append(n.dst, n.src[n.pos:n.pos+size]...)
+	copy(n.extend(size), n.src[n.pos:n.pos+size])
 	n.pos += size
 	n.prev, n.prevKw = clsOp, kwNone
 }
@@ -824,7 +823,7 @@ func (n *normalizer) dot() {
 	src, i := n.src, n.pos
 	if i+2 < len(src) && src[i+1] == '.' && src[i+2] == '.' {
 		n.pos += 3
-		n.literal(clsEllipsis)
+		n.ellipsis()
 		return
 	}
 	if n.prev == clsWord && n.prevEnd == i {
@@ -875,7 +874,7 @@ func (n *normalizer) variable() {
 			// literal like the user name.
 			n.op(1)
 			n.pos = end
-			n.literal(clsLiteral)
+			n.literal()
 			return
 		}
 		n.pos = end
@@ -1013,7 +1012,8 @@ func (n *normalizer) close() {
 		return
 	}
 	if gf&fNonEmpty != 0 && (gf&fLiteral != 0 || gf&(fConstant|fCall) == fConstant) {
-		n.dst = append(n.dst[:g.start], "(...)"...)
+		n.dst = n.dst[:g.start]
+		copy(n.extend(5), "(...)")
 	} else {
 		n.dst = append(n.dst, ')')
 	}
@@ -1037,20 +1037,26 @@ func (n *normalizer) close() {
 	p.lastStart, p.lastEnd = g.start, end
 }
 
-// appendLower appends w to n.dst with ASCII upper case folded to lower case.
-//
-// It only ever stores n.dst[:k] back into n.dst, never a new slice (unless
-// the buffer has to grow): storing a slice header whose pointer changes
-// costs a write barrier while the GC is marking, which showed up as 10% of
-// Fingerprint's time in profiles.
-func (n *normalizer) appendLower(w []byte) {
-	s, l := len(n.dst), len(w)
-	if cap(n.dst)-s < l {
-		n.dst = slices.Grow(n.dst, l)
+// extend lengthens n.dst by k bytes and returns them, to be filled. Unless
+// the array has to grow it stores only n.dst[:len+k] back into n.dst, which
+// the compiler does without a write barrier; storing a slice header whose
+// pointer may change (n.dst = append(n.dst, b...)) costs one while the GC
+// marks, and with one allocation per Fingerprint the GC marks often: such
+// stores showed up as ~12% of Fingerprint in profiles. Appends of a single
+// byte (n.dst = append(n.dst, c)) are compiled in place too.
+func (n *normalizer) extend(k int) []byte {
+	s := len(n.dst)
+	if cap(n.dst)-s < k {
+		n.dst = slices.Grow(n.dst, k)
 	}
-	n.dst = n.dst[:s+l]
-	t := n.dst[s:]
-	if l <= 8 && cap(w) >= 8 {
+	n.dst = n.dst[:s+k]
+	return n.dst[s:]
+}
+
+// appendLower appends w to n.dst with ASCII upper case folded to lower case.
+func (n *normalizer) appendLower(w []byte) {
+	t := n.extend(len(w))
+	if len(w) <= 8 && cap(w) >= 8 {
 		// Eight bytes are readable from w's start (run caps src at its
 		// length, so they are all input): fold them at once.
 		putShort(t, lower8(binary.LittleEndian.Uint64(w[:8])))
