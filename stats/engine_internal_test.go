@@ -170,3 +170,23 @@ func BenchmarkApplyPrepared(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkPreparedLookup is the cached path of a prepared statement alone:
+// finding the fingerprint its PREPARE was given (issue target: 50 ns).
+func BenchmarkPreparedLookup(b *testing.B) {
+	w := newWriter(DefaultConfig(), zap.NewNop())
+	at := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	ev := &protocol.Event{Command: protocol.ComStmtPrepare, SQL: "SELECT c FROM sbtest1 WHERE id = ?", StmtID: 1,
+		ClientAddr: "10.0.0.1:5000", ConnID: 9, User: "app", Schema: "sb",
+		Sent: at, Start: at, FirstResponse: at, End: at, ParamCount: 1}
+	w.apply(ev)
+	exec := *ev
+	exec.Command = protocol.ComStmtExecute
+	if _, ok := w.find.prepared(&exec); !ok {
+		b.Fatal("the PREPARE's fingerprint is not found")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.find.prepared(&exec)
+	}
+}
