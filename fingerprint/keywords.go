@@ -187,7 +187,7 @@ func keywordHash(w []byte) uint8 {
 	return uint8(len(w) + int(lower[w[0]]) + 22*int(lower[w[1]]) + int(lower[w[len(w)-1]]))
 }
 
-// keywordHash8 is keywordHash of a word of l bytes (2 <= l <= 8) given as
+// keywordHash8 is keywordHash of a word of l bytes (1 <= l <= 8) given as
 // its bytes lower-cased, little-endian, in x.
 func keywordHash8(x uint64, l int) uint8 {
 	return uint8(l + int(byte(x)) + 22*int(byte(x>>8)) + int(byte(x>>(8*(l-1)))))

@@ -463,18 +463,12 @@ var spaceBeforeWord = [clsOp + 1]bool{
 // introducer.
 func (n *normalizer) identifier() {
 	src, i := n.src, n.pos
-	var end int
 	if len(src)-i >= 8 {
-		end = i + identLen8(binary.LittleEndian.Uint64(src[i:]))
-		if end == i+8 {
-			end = scanIdent(src, end)
+		if x := binary.LittleEndian.Uint64(src[i:]); n.shortWord(x, identLen8(x)) {
+			return
 		}
-	} else {
-		end = scanIdent(src, i)
 	}
-	if n.shortWord(end) {
-		return
-	}
+	end := scanIdent(src, i)
 	if n.prev == clsDot {
 		// After a qualifier dot, even with blanks around it, MySQL reads an
 		// identifier: t. value, t. null.
@@ -515,28 +509,32 @@ func (n *normalizer) identifier() {
 	n.word(src[i:end], kind, id)
 }
 
-// shortWord is identifier's common case done in one go: a word of 2 to 8
-// bytes ending at end, with eight bytes of input readable from its start,
-// that is a plain or reserved word (not NULL, TRUE, FALSE, a possible
-// charset introducer, or a name after a qualifier dot). The eight bytes are
-// loaded and lower-cased once, and serve the keyword lookup and the output.
-// It reports false, having changed nothing, when the word is not such.
-func (n *normalizer) shortWord(end int) bool {
+// shortWord is identifier's common case done in one go: a word of up to
+// eight bytes, with eight bytes of input readable from its start, that is a
+// plain or reserved word, or any name after a qualifier dot. x holds those
+// eight bytes and l how many of them are identifier bytes (identLen8). They
+// are lower-cased once and serve both the keyword lookup and the output.
+// It reports false, having changed nothing, for what it does not handle:
+// longer words, NULL, TRUE and FALSE, possible charset introducers, and the
+// X'..', B'..' and N'..' prefixes.
+func (n *normalizer) shortWord(x uint64, l int) bool {
 	src, i := n.src, n.pos
-	l := end - i
-	if l < 2 || l > 8 || len(src)-i < 8 || n.prev == clsDot {
+	end := i + l
+	if l == 0 || l == 8 && end < len(src) && identChar[src[end]] {
 		return false
 	}
-	x := lower8(binary.LittleEndian.Uint64(src[i:])) & (1<<(8*l) - 1)
-	if byte(x) == '_' {
-		return false
-	}
+	x = lower8(x) & (1<<(8*l) - 1)
 	kind, id := wordPlain, kwNone
-	if e := &keywordTable[keywordHash8(x, l)]; e.lo == x && len(e.word) == l {
-		if e.kind != wordKeyword && e.kind != wordPlain {
+	if n.prev != clsDot {
+		if l == 1 && src[end] == '\'' || byte(x) == '_' {
 			return false
 		}
-		kind, id = e.kind, e.id
+		if e := &keywordTable[keywordHash8(x, l)]; e.lo == x && len(e.word) == l {
+			if e.kind != wordKeyword && e.kind != wordPlain {
+				return false
+			}
+			kind, id = e.kind, e.id
+		}
 	}
 	n.pos = end
 	c := n.startWord(kind, id)
@@ -833,10 +831,8 @@ func (n *normalizer) dot() {
 		n.dst = append(n.dst, '.')
 		n.prev, n.prevKw = clsDot, kwNone
 		n.pos++
-		if end := scanIdent(src, n.pos); end > n.pos {
-			w := src[n.pos:end]
-			n.pos = end
-			n.word(w, wordPlain, kwNone)
+		if n.pos < len(src) && isIdentChar(src[n.pos]) {
+			n.identifier() // with prev clsDot: a plain word, digits first or not
 		}
 		return
 	}
