@@ -149,10 +149,12 @@ func (n *normalizer) run(dst, src []byte, tags *[]Tag) []byte {
 
 	for n.pos < len(src) {
 		c := src[n.pos]
+		if c <= ' ' { // bSpace, the most frequent byte class, without the lookup
+			n.pos++
+			continue
+		}
 		n.tokStart = n.pos
 		switch byteClass[c] {
-		case bSpace:
-			n.pos++
 		case bIdent:
 			n.identifier()
 		case bDigit:
@@ -167,8 +169,11 @@ func (n *normalizer) run(dst, src []byte, tags *[]Tag) []byte {
 		}
 	}
 	n.resolveOrdinal(true)
+	// The normalizer must not keep the input or the output alive (a
+	// Fingerprinter drops an oversized buffer); tags is the caller's own
+	// field, so clearing it would only cost a write barrier.
 	out := n.dst
-	n.src, n.dst, n.tags = nil, nil, nil
+	n.src, n.dst = nil, nil
 	return out
 }
 
