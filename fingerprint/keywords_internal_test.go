@@ -1,9 +1,6 @@
 package fingerprint
 
 import (
-	"bytes"
-	"encoding/binary"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -71,29 +68,4 @@ func classifyInputs(w string) [][]byte {
 	end := []byte(w)
 	mid := []byte(w + "_x9ZZZZZZZZ")[:len(w)]
 	return [][]byte{end[:len(w):len(w)], mid}
-}
-
-func TestIdentLen8(t *testing.T) {
-	scan := func(b []byte) int { return scanIdent(b, 0) }
-	for c := range 256 {
-		for pos := range 8 {
-			for _, fill := range []byte{'a', 'Z', '_', '$', '7', 0x80, 0xff} {
-				b := bytes.Repeat([]byte{fill}, 8)
-				b[pos] = byte(c)
-				if got, want := identLen8(binary.LittleEndian.Uint64(b)), scan(b); got != want {
-					t.Fatalf("identLen8(%q) = %d, want %d", b, got, want)
-				}
-			}
-		}
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	for range 100000 {
-		var b [8]byte
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		if got, want := identLen8(binary.LittleEndian.Uint64(b[:])), scan(b[:]); got != want {
-			t.Fatalf("identLen8(%q) = %d, want %d", b, got, want)
-		}
-	}
 }

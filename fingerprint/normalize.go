@@ -233,24 +233,6 @@ func scanBacktick(src []byte, i int) int {
 	}
 }
 
-// identLen8 returns how many of the eight bytes in x (little-endian: the
-// first byte lowest) are identifier bytes before the first that is not,
-// without branches: most words are shorter than eight bytes, and a loop
-// that exits at an unpredictable length costs a mispredicted branch per word.
-func identLen8(x uint64) int {
-	const ones, high = 0x0101010101010101, 0x8080808080808080
-	h := x &^ high // low 7 bits of each byte; sums below cannot carry
-	// Bit 7 of a byte of h+(0x80-lo) is set where the byte is >= lo, of
-	// h+(0x7f-hi) where it is > hi.
-	l := h | 0x20*ones // letters folded to lower case
-	ident := x |       // bytes >= 0x80
-		(l+(0x80-'a')*ones)&^(l+(0x7f-'z')*ones) |
-		(h+(0x80-'0')*ones)&^(h+(0x7f-'9')*ones) |
-		(h+(0x80-'_')*ones)&^(h+(0x7f-'_')*ones) |
-		(h+(0x80-'$')*ones)&^(h+(0x7f-'$')*ones)
-	return bits.TrailingZeros64(^ident&high) >> 3
-}
-
 func scanIdent(src []byte, i int) int {
 	for j, c := range src[i:] { // a range loop needs no bounds checks
 		if !identChar[c] {
@@ -468,12 +450,12 @@ var spaceBeforeWord = [clsOp + 1]bool{
 // introducer.
 func (n *normalizer) identifier() {
 	src, i := n.src, n.pos
-	if len(src)-i >= 8 {
-		if x := binary.LittleEndian.Uint64(src[i:]); n.shortWord(x, identLen8(x)) {
+	end := scanIdent(src, i)
+	if l := end - i; l <= 8 && len(src)-i >= 8 {
+		if n.shortWord(binary.LittleEndian.Uint64(src[i:]), l) {
 			return
 		}
 	}
-	end := scanIdent(src, i)
 	if n.prev == clsDot {
 		// After a qualifier dot, even with blanks around it, MySQL reads an
 		// identifier: t. value, t. null.
@@ -517,15 +499,15 @@ func (n *normalizer) identifier() {
 // shortWord is identifier's common case done in one go: a word of up to
 // eight bytes, with eight bytes of input readable from its start, that is a
 // plain or reserved word, or any name after a qualifier dot. x holds those
-// eight bytes and l how many of them are identifier bytes (identLen8). They
-// are lower-cased once and serve both the keyword lookup and the output.
+// eight bytes and l the word's length. They are lower-cased once and serve
+// both the keyword lookup and the output.
 // It reports false, having changed nothing, for what it does not handle:
 // longer words, NULL, TRUE and FALSE, possible charset introducers, and the
 // X'..', B'..' and N'..' prefixes.
 func (n *normalizer) shortWord(x uint64, l int) bool {
 	src, i := n.src, n.pos
 	end := i + l
-	if l == 0 || l == 8 && end < len(src) && identChar[src[end]] {
+	if l == 0 {
 		return false
 	}
 	x = lower8(x) & (1<<(8*l) - 1)
