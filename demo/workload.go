@@ -20,6 +20,8 @@ const (
 	DefaultPageSize = 30
 	// keepComments is how many of the comments it added the workload keeps.
 	keepComments = 300
+	// txTimeout bounds a transaction that goes on after the demo stopped.
+	txTimeout = 10 * time.Second
 )
 
 // MySQL error numbers the workload causes on purpose.
@@ -291,6 +293,11 @@ func (w *workload) post(ctx context.Context) error {
 func (w *workload) comment(ctx context.Context) error {
 	post := 1 + w.rng.IntN(SeedPosts)
 	user := 1 + w.rng.IntN(SeedUsers)
+	// A transaction once begun runs to its end even when the demo stops:
+	// cut off by a dropped connection, the embedded server was seen to keep
+	// the counter bump without its comment.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), txTimeout)
+	defer cancel()
 	tx, err := w.app.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
