@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -397,30 +398,146 @@ func (c *conn) serverToClient(errc chan<- error) {
 // while reads fill it, up to Config.BufferSize, so idle connections stay
 // cheap and bulk transfers use few syscalls.
 func (c *conn) pump(dir protocol.Direction, src, dst net.Conn, count func(float64)) error {
+	if sc, ok := src.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			return c.rawPump(dir, src, rc, dst, count)
+		}
+	}
 	buf := make([]byte, min(minBufferSize, c.srv.cfg.BufferSize))
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			now := time.Now()
-			c.lastActive.Store(now.UnixNano())
-			if !c.feed(dir, buf[:n], now) {
-				return errShutdown
+			if rerr := c.relayChunk(dir, buf[:n], dst, count); rerr != nil {
+				return rerr
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return &relayError{side: peerName(dir), op: "write", err: werr}
-			}
-			count(float64(n))
-			if n == len(buf) && len(buf) < c.srv.cfg.BufferSize {
-				buf = make([]byte, min(2*len(buf), c.srv.cfg.BufferSize))
-			}
+			buf = c.grow(buf, n)
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) && dir == protocol.FromClient {
-				err = errClientEOF
-			}
-			return &relayError{side: sourceName(dir), op: "read", err: err}
+			return readError(dir, err)
 		}
 	}
+}
+
+// rawPump is pump for a plain socket, reading the descriptor itself inside
+// RawConn.Read. net.Conn.Read reads until the socket says EAGAIN and only
+// then waits, so every chunk costs a second, empty read. A short read
+// already says the socket holds no more data (a stream socket returns all
+// it has, up to the buffer's size), so rawPump waits for readiness right
+// after one: one read per chunk, as in an event-loop relay. Data that
+// arrives meanwhile is not lost: the poller keeps its readiness for the
+// wait, which one long RawConn.Read never resets.
+//
+// A FIN or RST that arrives after the data woke the pump but before it read
+// them is another matter: its readiness merges with the data's, and the
+// short read does not report it (only the next read would). So a wait
+// after a short read is unconfirmed and bounded by a read deadline of
+// confirmDelay; when it passes, RawConn.Read is entered again and its first
+// read confirms (EAGAIN: the wait can be unbounded) or finds the EOF. A
+// busy connection pays one deadline and one empty read per confirmDelay
+// instead of an empty read per chunk; a FIN is relayed at most
+// confirmDelay late.
+//
+// The callback holds src's read lock while it writes to dst, so closing src
+// waits for a blocked write to dst to end: closeNow sets past deadlines on
+// both sockets before closing either.
+func (c *conn) rawPump(dir protocol.Direction, src net.Conn, rc syscall.RawConn, dst net.Conn, count func(float64)) error {
+	buf := make([]byte, min(minBufferSize, c.srv.cfg.BufferSize))
+	var (
+		perr        error
+		unconfirmed bool // a deadline bounds the wait
+	)
+	read := func(fd uintptr) bool {
+		for {
+			n, err := syscall.Read(int(fd), buf)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				if unconfirmed {
+					unconfirmed = false
+					if err := src.SetReadDeadline(time.Time{}); err != nil {
+						perr = readError(dir, err)
+						return true
+					}
+				}
+				return false
+			case err != nil:
+				perr = readError(dir, os.NewSyscallError("read", err))
+				return true
+			case n == 0:
+				perr = readError(dir, io.EOF)
+				return true
+			}
+			now := time.Now()
+			if perr = c.relayChunkAt(dir, buf[:n], dst, count, now); perr != nil {
+				return true
+			}
+			if n < len(buf) {
+				if !unconfirmed {
+					unconfirmed = true
+					if err := src.SetReadDeadline(now.Add(confirmDelay)); err != nil {
+						perr = readError(dir, err)
+						return true
+					}
+				}
+				return false
+			}
+			buf = c.grow(buf, n)
+		}
+	}
+	for {
+		err := rc.Read(read)
+		if perr != nil {
+			return perr
+		}
+		if unconfirmed && errors.Is(err, os.ErrDeadlineExceeded) && !c.isClosing() {
+			// Clear the deadline (RawConn.Read would fail at once on it);
+			// the first read of the next RawConn.Read confirms.
+			unconfirmed = false
+			if err := src.SetReadDeadline(time.Time{}); err != nil {
+				return readError(dir, err)
+			}
+			continue
+		}
+		return readError(dir, err)
+	}
+}
+
+// confirmDelay bounds rawPump's waits after a short read.
+const confirmDelay = 5 * time.Millisecond
+
+// relayChunk lends a chunk to the session, then writes it to dst.
+func (c *conn) relayChunk(dir protocol.Direction, b []byte, dst net.Conn, count func(float64)) error {
+	return c.relayChunkAt(dir, b, dst, count, time.Now())
+}
+
+func (c *conn) relayChunkAt(dir protocol.Direction, b []byte, dst net.Conn, count func(float64), now time.Time) error {
+	c.lastActive.Store(now.UnixNano())
+	if !c.feed(dir, b, now) {
+		return errShutdown
+	}
+	if _, err := dst.Write(b); err != nil {
+		return &relayError{side: peerName(dir), op: "write", err: err}
+	}
+	count(float64(len(b)))
+	return nil
+}
+
+// grow doubles a pump buffer that a read of n bytes filled, up to
+// Config.BufferSize.
+func (c *conn) grow(buf []byte, n int) []byte {
+	if n == len(buf) && len(buf) < c.srv.cfg.BufferSize {
+		return make([]byte, min(2*len(buf), c.srv.cfg.BufferSize))
+	}
+	return buf
+}
+
+// readError is the error a pump stops with when reading src failed.
+func readError(dir protocol.Direction, err error) error {
+	if errors.Is(err, io.EOF) && dir == protocol.FromClient {
+		err = errClientEOF
+	}
+	return &relayError{side: sourceName(dir), op: "read", err: err}
 }
 
 var errShutdown = errors.New("closed by shutdown")
@@ -534,11 +651,20 @@ func (c *conn) closeIfIdle() bool {
 
 func (c *conn) closeNow() {
 	c.closeOnce.Do(func() {
-		c.rawClient.Close()
 		c.mu.Lock()
 		c.closing = true
 		up := c.rawUp
 		c.mu.Unlock()
+		// Past deadlines first: they end a pump's write blocked on the
+		// other socket, which would otherwise hold up closing its source
+		// (see rawPump). Pumps only run once rawUp is set, and serve does
+		// not start them once closing is.
+		past := time.Unix(1, 0)
+		_ = c.rawClient.SetDeadline(past)
+		if up != nil {
+			_ = up.SetDeadline(past)
+		}
+		c.rawClient.Close()
 		if up != nil {
 			up.Close()
 		}

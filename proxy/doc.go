@@ -25,7 +25,10 @@
 // (no command in flight), Close closes everything at once. Each connection
 // has two pump goroutines (clientToServer, serverToClient); the first error
 // closes both sockets, except that a client's clean EOF only half-closes the
-// upstream so a response in flight still reaches the client.
+// upstream so a response in flight still reaches the client. On plain
+// sockets a pump reads the descriptor itself (rawPump) and waits for
+// readiness after a short read instead of reading again to see EAGAIN: one
+// read syscall per chunk, as in a C event-loop relay.
 //
 // Sink.Observe is called from pump goroutines and must not block.
 //
