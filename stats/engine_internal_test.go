@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/querylens/querylens/fingerprint"
 	"github.com/querylens/querylens/protocol"
 )
 
@@ -80,6 +81,29 @@ func BenchmarkApply(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		w.apply(events[i&(len(events)-1)])
+		i++
+	}
+}
+
+// BenchmarkApplyFingerprinted is BenchmarkApply without the fingerprint:
+// the events' fingerprints are computed before the loop, so it measures
+// what stats adds per text statement (counters, the aggregate's lookup and
+// update, the finder's unit of work). Package fingerprint measures the
+// fingerprint itself.
+func BenchmarkApplyFingerprinted(b *testing.B) {
+	w := newWriter(DefaultConfig(), zap.NewNop())
+	events := benchEvents(4096, 50)
+	fps := make([]fingerprint.Fingerprint, len(events))
+	for i, ev := range events {
+		fps[i] = w.fp.Fingerprint(ev.SQL)
+		w.apply(ev) // warm up: every key exists, histograms have grown
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		j := i & (len(events) - 1)
+		w.count(events[j])
+		w.applyStatement(events[j], fps[j])
 		i++
 	}
 }
