@@ -339,6 +339,7 @@ type writer struct {
 
 	find     *finder
 	aggs     map[aggKey]*aggregate
+	byDigest map[fingerprint.Digest]*aggregate // the entry of aggs last used per digest (see aggregate)
 	overflow *aggregate
 	infos    map[fingerprint.Digest]fingerprint.Info // Describe results, by digest
 	since    time.Time
@@ -373,6 +374,7 @@ func newWriter(cfg Config, log *zap.Logger) *writer {
 // it stays bounded by MaxDigests).
 func (w *writer) reset() {
 	w.aggs = make(map[aggKey]*aggregate)
+	w.byDigest = make(map[fingerprint.Digest]*aggregate)
 	w.overflow = newOverflowAggregate()
 	w.infos = make(map[fingerprint.Digest]fingerprint.Info)
 	w.since = w.cfg.Now()
@@ -420,7 +422,7 @@ func (w *writer) apply(ev *protocol.Event) {
 	if !cached {
 		fp = w.fp.Fingerprint(ev.SQL)
 	}
-	w.applyStatement(ev, fp)
+	w.applyStatement(ev, &fp)
 }
 
 // count updates the engine-wide counters for any event.
@@ -434,39 +436,52 @@ func (w *writer) count(ev *protocol.Event) {
 }
 
 // applyStatement aggregates a statement event (carriesStatement) whose
-// fingerprint is fp, and hands it to the finder. It is apply without the
-// fingerprinting, which BenchmarkApplyFingerprinted measures on its own.
-func (w *writer) applyStatement(ev *protocol.Event, fp fingerprint.Fingerprint) {
+// fingerprint is fp, and hands it to the finder; it sets fp.Truncated when
+// ev's SQL was cut. It is apply without the fingerprinting, which
+// BenchmarkApplyFingerprinted measures on its own.
+func (w *writer) applyStatement(ev *protocol.Event, fp *fingerprint.Fingerprint) {
 	// A statement longer than the proxy's SQL cap arrives cut: its shape may
 	// differ from the whole statement's, so say so.
 	fp.Truncated = fp.Truncated || ev.SQLTruncated
+	a := w.aggregate(fp, ev)
+	at := ev.Sent
+	if at.IsZero() {
+		at = w.cfg.Now()
+	}
+	a.record(ev, fp.Tags, at, w.cfg.LogLiterals)
+	w.logQuery(ev, fp)
+	if a != w.overflow {
+		w.find.observe(ev, fp, a)
+	} else {
+		w.find.observe(ev, nil, nil)
+	}
+}
+
+// aggregate returns the aggregate of ev's (digest, schema), creating it
+// when there is room and answering the overflow entry when there is not.
+func (w *writer) aggregate(fp *fingerprint.Fingerprint, ev *protocol.Event) *aggregate {
+	// byDigest first: hashing the 8-byte digest alone, and comparing the
+	// schema, costs less than hashing the (digest, schema) key of aggs.
+	if a := w.byDigest[fp.Digest]; a != nil && a.schema == ev.Schema {
+		return a
+	}
 	k := aggKey{digest: fp.Digest, schema: ev.Schema}
 	a := w.aggs[k]
 	if a == nil {
 		if len(w.aggs) >= w.cfg.MaxDigests {
-			a = w.overflow
 			w.overflowEvents++
 			if !w.overflowLogged {
 				w.overflowLogged = true
 				w.log.Warn("digest limit reached; statements of new digests are folded into the overflow entry",
 					zap.Int("max_digests", w.cfg.MaxDigests))
 			}
-		} else {
-			a = w.newAggregate(k, fp, ev.SQL)
-			w.aggs[k] = a
+			return w.overflow // not in byDigest: its schema is not the key's
 		}
+		a = w.newAggregate(k, *fp, ev.SQL)
+		w.aggs[k] = a
 	}
-	at := ev.Sent
-	if at.IsZero() {
-		at = w.cfg.Now()
-	}
-	a.record(ev, fp.Tags, at, w.cfg.LogLiterals)
-	w.logQuery(ev, &fp)
-	if a != w.overflow {
-		w.find.observe(ev, &fp, a)
-	} else {
-		w.find.observe(ev, nil, nil)
-	}
+	w.byDigest[fp.Digest] = a
+	return a
 }
 
 func (w *writer) newAggregate(k aggKey, fp fingerprint.Fingerprint, sql string) *aggregate {

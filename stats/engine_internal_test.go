@@ -103,7 +103,7 @@ func BenchmarkApplyFingerprinted(b *testing.B) {
 	for b.Loop() {
 		j := i & (len(events) - 1)
 		w.count(events[j])
-		w.applyStatement(events[j], fps[j])
+		w.applyStatement(events[j], &fps[j])
 		i++
 	}
 }

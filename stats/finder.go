@@ -71,7 +71,7 @@ type unit struct {
 	digests   map[fingerprint.Digest]*unitDigest
 	order     []*unitDigest
 	recent    [4]source // recent SELECTs that returned at least MinLoop rows, newest last
-	rows      map[rowKey]*rowAccess
+	rows      rowTable
 	tags      []string
 	truncated bool
 
@@ -98,11 +98,11 @@ type unitDigest struct {
 	count    int
 	dur      time.Duration
 	first    time.Time
-	known    int              // executions whose argument values are known
-	v0       uint64           // the first executions's values
-	vals     map[uint64]int32 // per value count, from the second distinct value on
-	maxSame  int32            // most executions with one value
-	v0dur    time.Duration    // time of the executions with v0, before vals
+	known    int           // executions whose argument values are known
+	v0       uint64        // the first executions's values
+	vals     valueCounts   // per value count, from the second distinct value on
+	maxSame  int32         // most executions with one value
+	v0dur    time.Duration // time of the executions with v0, before vals
 	srcs     [4]source
 	nsrcs    int
 	keys     *keyInfo
@@ -122,6 +122,7 @@ type exampleRef struct {
 type rowKey struct{ column, value uint64 }
 
 type rowAccess struct {
+	key     rowKey
 	table   string
 	col     string
 	count   int
@@ -212,6 +213,7 @@ type finder struct {
 	logLiterals bool
 
 	conns    map[connKey]*connState
+	byID     map[uint32]*connState // an entry of conns per id, the one last used (see lookupConn)
 	traces   map[string]*unit
 	clients  map[clientKey]*clientState
 	keys     map[fingerprint.Digest]*keyInfo
@@ -249,6 +251,7 @@ func newFinder(cfg FindingsConfig, logLiterals bool) *finder {
 // reset drops every unit and finding; the monotonic counters stay.
 func (f *finder) reset() {
 	f.conns = map[connKey]*connState{}
+	f.byID = map[uint32]*connState{}
 	f.traces = map[string]*unit{}
 	f.clients = map[clientKey]*clientState{}
 	f.keys = map[fingerprint.Digest]*keyInfo{}
@@ -298,19 +301,36 @@ func hostOf(addr string) string {
 // conn returns the state of ev's connection, creating it when the
 // connection's login was not seen (a capture that starts mid-session).
 func (f *finder) conn(ev *protocol.Event) *connState {
-	k := connKey{ev.ClientAddr, ev.ConnID}
-	cs := f.conns[k]
+	cs := f.lookupConn(ev.ClientAddr, ev.ConnID)
 	if cs == nil {
 		if len(f.conns) >= maxOpenUnits {
 			f.dropped++
 			return nil
 		}
+		k := connKey{ev.ClientAddr, ev.ConnID}
 		ck := clientKey{hostOf(ev.ClientAddr), ev.User}
 		cs = &connState{key: k, client: ck, connID: ev.ConnID, opened: ev.Sent}
 		f.conns[k] = cs
+		f.byID[k.id] = cs
 		if cl := f.client(ck); cl != nil {
 			cl.open++
 		}
+	}
+	return cs
+}
+
+// lookupConn returns the state of the connection (client, id), or nil.
+func (f *finder) lookupConn(client string, id uint32) *connState {
+	// byID first: hashing the 4-byte id and comparing the address costs
+	// less than hashing the (address, id) key of conns. Ids are the
+	// server's thread ids, so two open connections rarely share one; when
+	// they do, conns decides.
+	if cs := f.byID[id]; cs != nil && cs.key.client == client {
+		return cs
+	}
+	cs := f.conns[connKey{client, id}]
+	if cs != nil {
+		f.byID[id] = cs
 	}
 	return cs
 }
@@ -340,7 +360,7 @@ func (f *finder) observe(ev *protocol.Event, fp *fingerprint.Fingerprint, a *agg
 	case protocol.ComQuit:
 		f.closeConn(connKey{ev.ClientAddr, ev.ConnID}, eventTime(ev))
 	case protocol.ComChangeUser, protocol.ComResetConnection:
-		if cs := f.conns[connKey{ev.ClientAddr, ev.ConnID}]; cs != nil {
+		if cs := f.lookupConn(ev.ClientAddr, ev.ConnID); cs != nil {
 			f.dropStatements(cs)
 		}
 	case protocol.ComStmtPrepare:
@@ -387,6 +407,9 @@ func (f *finder) closeConn(k connKey, at time.Time) {
 		return
 	}
 	delete(f.conns, k)
+	if f.byID[k.id] == cs {
+		delete(f.byID, k.id)
+	}
 	if cs.tx != nil {
 		f.closeUnit(cs.tx)
 		cs.tx = nil
@@ -489,7 +512,7 @@ func (f *finder) prepare(ev *protocol.Event, fp *fingerprint.Fingerprint, a *agg
 // BULK_EXECUTE names, when its PREPARE was seen on the connection: a
 // prepared statement is normalized once, not per execution.
 func (f *finder) prepared(ev *protocol.Event) (fingerprint.Fingerprint, bool) {
-	cs := f.conns[connKey{ev.ClientAddr, ev.ConnID}]
+	cs := f.lookupConn(ev.ClientAddr, ev.ConnID)
 	if cs == nil || cs.stmts == nil {
 		return fingerprint.Fingerprint{}, false
 	}
@@ -518,7 +541,7 @@ func paramMap(sql string) []int8 {
 }
 
 func (f *finder) closeStatement(ev *protocol.Event) {
-	cs := f.conns[connKey{ev.ClientAddr, ev.ConnID}]
+	cs := f.lookupConn(ev.ClientAddr, ev.ConnID)
 	if cs == nil || cs.stmts == nil {
 		return
 	}
@@ -684,17 +707,15 @@ func (f *finder) add(u *unit, ev *protocol.Event, fp *fingerprint.Fingerprint, a
 		switch {
 		case ud.known == 1:
 			ud.v0, ud.maxSame, ud.v0dur = values, 1, lat
-		case ud.vals == nil && values == ud.v0:
+		case ud.vals.len() == 0 && values == ud.v0:
 			ud.maxSame++
 			ud.v0dur += lat
 		default:
-			if ud.vals == nil {
-				ud.vals = make(map[uint64]int32, 8)
-				ud.vals[ud.v0] = ud.maxSame
+			if ud.vals.len() == 0 {
+				ud.vals.add(ud.v0, ud.maxSame, maxUnitValues)
 			}
-			if n, ok := ud.vals[values]; ok || len(ud.vals) < maxUnitValues {
-				ud.vals[values] = n + 1
-				ud.maxSame = max(ud.maxSame, n+1)
+			if n, ok := ud.vals.add(values, 1, maxUnitValues); ok {
+				ud.maxSame = max(ud.maxSame, n)
 			}
 		}
 		if ud.keys != nil {
@@ -759,16 +780,13 @@ func (f *finder) addRowKeys(u *unit, ud *unitDigest, lits [8]uint64, lat time.Du
 			ud.varied |= 1 << j
 		}
 		k := rowKey{ud.keys.hashes[j], v}
-		ra := u.rows[k]
+		ra := u.rows.get(k)
 		if ra == nil {
-			if len(u.rows) >= maxUnitRows {
+			if u.rows.len() >= maxUnitRows {
 				continue
 			}
-			if u.rows == nil {
-				u.rows = map[rowKey]*rowAccess{}
-			}
-			ra = &rowAccess{table: ud.keys.table, col: ud.keys.cols[j]}
-			u.rows[k] = ra
+			ra = &rowAccess{key: k, table: ud.keys.table, col: ud.keys.cols[j]}
+			u.rows.put(ra)
 		}
 		ra.count++
 		ra.dur += lat
@@ -860,7 +878,7 @@ func (f *finder) closeUnit(u *unit) {
 		if ud.kind != fingerprint.KindSelect {
 			continue
 		}
-		if ud.count >= f.cfg.MinLoop && ud.known >= 2 && ud.vals != nil && len(ud.vals) >= 2 {
+		if ud.count >= f.cfg.MinLoop && ud.known >= 2 && ud.vals.len() >= 2 {
 			if src, ok := f.loopSource(ud); ok {
 				f.nPlusOne(u, ud, src)
 			}
@@ -869,7 +887,7 @@ func (f *finder) closeUnit(u *unit) {
 			f.repeatedRead(u, ud)
 		}
 	}
-	for _, ra := range u.rows {
+	for ra := range u.rows.all() {
 		if ra.count >= f.cfg.MinRowStatements && ra.nd >= 2 {
 			f.rowRoundTrips(u, ra)
 		}
@@ -942,7 +960,7 @@ func (f *finder) exampleValues(ud *unitDigest) []string {
 func (f *finder) nPlusOne(u *unit, ud *unitDigest, src source) {
 	saving := ud.dur - ud.dur/time.Duration(ud.count)
 	ex := u.example(ud.count, ud.dur, fmt.Sprintf("%d executions with %d distinct argument values after %q returned %d rows",
-		ud.count, len(ud.vals), src.text, src.rows))
+		ud.count, ud.vals.len(), src.text, src.rows))
 	ex.Values = f.exampleValues(ud)
 	agg := f.record(findingKey{kind: KindNPlusOne, digest: ud.digest, source: src.digest, schema: ud.schema},
 		ud.agg, ud.text, src.text, uint64(ud.count), ud.dur, saving, u.start, u.tags, ex)
@@ -980,10 +998,10 @@ func inRewrite(ud *unitDigest) string {
 func (f *finder) repeatedRead(u *unit, ud *unitDigest) {
 	execs, values := 0, 0
 	var d time.Duration
-	if ud.vals == nil {
+	if ud.vals.len() == 0 {
 		execs, d, values = int(ud.maxSame), ud.v0dur, 1
 	} else {
-		for _, n := range ud.vals {
+		for n := range ud.vals.all() {
 			if int(n) >= f.cfg.MinRepeats {
 				execs += int(n)
 				values++

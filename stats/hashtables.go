@@ -1,0 +1,168 @@
+package stats
+
+import (
+	"iter"
+	"math/bits"
+)
+
+// valueCounts counts a statement's executions per hash of its argument
+// values, within one unit of work (unitDigest.vals). It stands in for a
+// map[uint64]int32 on the writer's hot path: with a map, every execution
+// hashed its key twice (a lookup, then the store), and a statement that
+// keeps taking new values paid for the map's growth on top. Here one probe
+// finds the slot, whose count is then updated in place.
+//
+// The table is open-addressed with linear probing and at most half full.
+// The keys are already hashes; the index is nonetheless taken from the
+// high bits of key·φ, so that keys that are not well mixed (a statement
+// without literals, a bug upstream) still spread.
+type valueCounts struct {
+	slots []valueSlot // len is 0 or a power of two
+	n     int         // slots in use
+}
+
+type valueSlot struct {
+	key   uint64
+	count int32 // 0 marks an empty slot: a key in the table counts at least 1
+}
+
+// minValueSlots is the size of a table's first allocation.
+const minValueSlots = 16
+
+// len returns the number of distinct keys counted.
+func (c *valueCounts) len() int { return c.n }
+
+// add adds n (at least 1) to key's count and returns the new count. A key
+// not in the table is added only while the table holds fewer than limit
+// keys; otherwise add returns 0 and false.
+func (c *valueCounts) add(key uint64, n int32, limit int) (int32, bool) {
+	if len(c.slots) == 0 {
+		c.slots = make([]valueSlot, minValueSlots)
+	}
+	for {
+		mask := len(c.slots) - 1
+		for i := c.index(key); ; i = (i + 1) & mask {
+			s := &c.slots[i]
+			if s.count != 0 {
+				if s.key != key {
+					continue
+				}
+				s.count += n
+				return s.count, true
+			}
+			if c.n >= limit {
+				return 0, false
+			}
+			if 2*(c.n+1) <= len(c.slots) {
+				s.key, s.count = key, n
+				c.n++
+				return n, true
+			}
+			break // full: grow, then look for the key's slot again
+		}
+		c.grow()
+	}
+}
+
+// index returns the slot where the probe for key starts (Fibonacci
+// hashing: the high bits of key·2^64/φ).
+func (c *valueCounts) index(key uint64) int {
+	shift := 64 - bits.Len(uint(len(c.slots)-1))
+	return int((key * 0x9E3779B97F4A7C15) >> shift)
+}
+
+// grow doubles the table and moves every key to its new slot.
+func (c *valueCounts) grow() {
+	old := c.slots
+	c.slots = make([]valueSlot, 2*len(old))
+	mask := len(c.slots) - 1
+	for _, s := range old {
+		if s.count == 0 {
+			continue
+		}
+		i := c.index(s.key)
+		for c.slots[i].count != 0 {
+			i = (i + 1) & mask
+		}
+		c.slots[i] = s
+	}
+}
+
+// all yields the count of every key, in no particular order.
+func (c *valueCounts) all() iter.Seq[int32] {
+	return func(yield func(int32) bool) {
+		for _, s := range c.slots {
+			if s.count != 0 && !yield(s.count) {
+				return
+			}
+		}
+	}
+}
+
+// rowTable holds a unit's rows by rowKey (unit.rows). It stands in for a
+// map[rowKey]*rowAccess, which hashed the 16-byte key on every lookup: one
+// per key column per execution. Both halves of a rowKey are hashes
+// already, so a multiply spreads them. Like valueCounts it is
+// open-addressed with linear probing and at most half full; a slot holds
+// the row itself, which carries its key.
+type rowTable struct {
+	slots []*rowAccess // nil marks an empty slot; len is 0 or a power of two
+	n     int
+}
+
+// len returns the number of rows.
+func (t *rowTable) len() int { return t.n }
+
+// get returns the row of k, or nil.
+func (t *rowTable) get(k rowKey) *rowAccess {
+	if t.n == 0 {
+		return nil
+	}
+	mask := len(t.slots) - 1
+	for i := t.index(k); ; i = (i + 1) & mask {
+		ra := t.slots[i]
+		if ra == nil || ra.key == k {
+			return ra
+		}
+	}
+}
+
+// put adds ra, whose key must not be in the table.
+func (t *rowTable) put(ra *rowAccess) {
+	if 2*(t.n+1) > len(t.slots) {
+		old := t.slots
+		t.slots = make([]*rowAccess, max(2*len(old), minValueSlots))
+		for _, r := range old {
+			if r != nil {
+				t.insert(r)
+			}
+		}
+	}
+	t.insert(ra)
+	t.n++
+}
+
+func (t *rowTable) insert(ra *rowAccess) {
+	mask := len(t.slots) - 1
+	i := t.index(ra.key)
+	for t.slots[i] != nil {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = ra
+}
+
+func (t *rowTable) index(k rowKey) int {
+	shift := 64 - bits.Len(uint(len(t.slots)-1))
+	return int(((k.column ^ bits.RotateLeft64(k.value, 32)) * 0x9E3779B97F4A7C15) >> shift)
+}
+
+// all yields every row, in no particular order.
+func (t *rowTable) all() iter.Seq[*rowAccess] {
+	return func(yield func(*rowAccess) bool) {
+		for _, ra := range t.slots {
+			if ra != nil && !yield(ra) {
+				return
+			}
+		}
+	}
+}

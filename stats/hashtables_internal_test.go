@@ -1,0 +1,89 @@
+package stats
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestValueCounts checks valueCounts against a map doing what it replaced,
+// with keys that are hashes and keys that are not (small integers, which
+// all share their low bits with some other key).
+func TestValueCounts(t *testing.T) {
+	for name, key := range map[string]func(r *rand.Rand) uint64{
+		"hashes":       func(r *rand.Rand) uint64 { return r.Uint64() >> r.IntN(64) },
+		"small ints":   func(r *rand.Rand) uint64 { return uint64(r.IntN(400)) },
+		"multiples":    func(r *rand.Rand) uint64 { return uint64(r.IntN(400)) << 32 },
+		"zero and one": func(r *rand.Rand) uint64 { return uint64(r.IntN(2)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, 2))
+			for range 20 {
+				var c valueCounts
+				m := map[uint64]int32{}
+				for range r.IntN(2000) {
+					k, n := key(r), int32(1+r.IntN(3))
+					got, ok := c.add(k, n, maxUnitValues)
+					want, have := m[k]
+					if have || len(m) < maxUnitValues {
+						m[k] = want + n
+						if !ok || got != want+n {
+							t.Fatalf("add(%d, %d) = %d, %v; want %d, true", k, n, got, ok, want+n)
+						}
+					} else if ok || got != 0 {
+						t.Fatalf("add(%d, %d) on a full table = %d, %v; want 0, false", k, n, got, ok)
+					}
+					if c.len() != len(m) {
+						t.Fatalf("len = %d, want %d", c.len(), len(m))
+					}
+				}
+				var sum, wantSum int32
+				n := 0
+				for v := range c.all() {
+					sum += v
+					n++
+				}
+				for _, v := range m {
+					wantSum += v
+				}
+				if n != len(m) || sum != wantSum {
+					t.Fatalf("all: %d counts summing to %d, want %d summing to %d", n, sum, len(m), wantSum)
+				}
+			}
+		})
+	}
+}
+
+// TestRowTable checks rowTable against a map doing what it replaced.
+func TestRowTable(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20 {
+		var tb rowTable
+		m := map[rowKey]*rowAccess{}
+		for range r.IntN(1000) {
+			// Few columns and values, so that keys repeat and share halves.
+			k := rowKey{uint64(r.IntN(3)) * 0x100000001, uint64(r.IntN(300))}
+			got := tb.get(k)
+			if got != m[k] {
+				t.Fatalf("get(%v) = %p, want %p", k, got, m[k])
+			}
+			if got == nil && len(m) < maxUnitRows {
+				ra := &rowAccess{key: k}
+				tb.put(ra)
+				m[k] = ra
+			}
+			if tb.len() != len(m) {
+				t.Fatalf("len = %d, want %d", tb.len(), len(m))
+			}
+		}
+		n := 0
+		for ra := range tb.all() {
+			if m[ra.key] != ra {
+				t.Fatalf("all yields %v, which the map does not hold", ra.key)
+			}
+			n++
+		}
+		if n != len(m) {
+			t.Fatalf("all yields %d rows, want %d", n, len(m))
+		}
+	}
+}
