@@ -44,7 +44,7 @@ func BenchmarkRelaySink(b *testing.B) {
 	resp := benchResult(1)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
-	cfg := proxy.DefaultConfig()
+	cfg := testConfig()
 	cfg.Upstream = fakeServer(b, resp)
 	srv, err := proxy.New(cfg, newChanSink(b), zap.NewNop(), nil)
 	require.NoError(b, err)

@@ -152,7 +152,7 @@ func (s *countSink) Observe(*protocol.Event) { s.n++ }
 func querylensRelay(b testing.TB, upstream string) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
-	cfg := proxy.DefaultConfig()
+	cfg := testConfig()
 	cfg.Upstream = upstream
 	srv, err := proxy.New(cfg, &countSink{}, zap.NewNop(), nil)
 	require.NoError(b, err)

@@ -59,6 +59,8 @@ type conn struct {
 	closing  bool // Shutdown decided to close: relay nothing more
 	quit     bool // the client sent COM_QUIT: whoever closes first, the client ended it
 
+	loop *loopConn // set when an event loop relays the connection
+
 	closeOnce sync.Once
 }
 
@@ -127,15 +129,31 @@ func (c *conn) serve() {
 	}
 
 	errc := make(chan error, 2)
-	go c.clientToServer(errc)
-	go c.serverToClient(errc)
+	if lc := c.srv.attach(c, errc); lc != nil {
+		c.srv.metrics.relayLoop.Inc()
+		c.mu.Lock()
+		c.loop = lc
+		closing := c.closing
+		c.mu.Unlock()
+		if closing {
+			lc.close() // closeNow ran before c.loop was set
+		}
+	} else {
+		c.srv.metrics.relayPumps.Inc()
+		go c.clientToServer(errc)
+		go c.serverToClient(errc)
+	}
 	first := <-errc
 	byProxy := c.isClosing()
 	var second error
 	if errors.Is(first, errClientEOF) {
 		// The client finished writing (usually after COM_QUIT). Let the
 		// server see EOF and finish whatever it still sends.
-		closeWrite(up)
+		if c.loop != nil {
+			c.loop.closeWrite()
+		} else {
+			closeWrite(up)
+		}
 		select {
 		case second = <-errc:
 		case <-time.After(5 * time.Second):
@@ -654,7 +672,12 @@ func (c *conn) closeNow() {
 		c.mu.Lock()
 		c.closing = true
 		up := c.rawUp
+		lc := c.loop
 		c.mu.Unlock()
+		if lc != nil {
+			lc.close() // its net.Conns are closed already
+			return
+		}
 		// Past deadlines first: they end a pump's write blocked on the
 		// other socket, which would otherwise hold up closing its source
 		// (see rawPump). Pumps only run once rawUp is set, and serve does

@@ -67,7 +67,7 @@ func startObserved(t *testing.T, upstream string, o proxyOpts) *observed {
 		l, err = net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
 	}
-	cfg := proxy.DefaultConfig()
+	cfg := testConfig()
 	cfg.Upstream = upstream
 	cfg.DialTimeout = 2 * time.Second
 	if o.config != nil {

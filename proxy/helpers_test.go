@@ -69,7 +69,7 @@ func startProxy(t testing.TB, upstream string, sink proxy.Sink) (*proxy.Server, 
 
 func serveOn(t testing.TB, l net.Listener, upstream string, sink proxy.Sink) *proxy.Server {
 	t.Helper()
-	cfg := proxy.DefaultConfig()
+	cfg := testConfig()
 	cfg.Upstream = upstream
 	cfg.DialTimeout = 2 * time.Second
 	var log = zaptest.NewLogger(t)
@@ -187,4 +187,13 @@ func (tp *tap) accept() {
 			<-done
 		}()
 	}
+}
+
+// testConfig is proxy.DefaultConfig, relaying with pumps instead of event
+// loops when QUERYLENS_TEST_RELAY=pumps (.ci/run runs the package's tests
+// both ways).
+func testConfig() proxy.Config {
+	cfg := proxy.DefaultConfig()
+	cfg.Pumps = os.Getenv("QUERYLENS_TEST_RELAY") == "pumps"
+	return cfg
 }

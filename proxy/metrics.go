@@ -21,6 +21,8 @@ type Metrics struct {
 	rejected          *prometheus.CounterVec
 	tlsFailures       *prometheus.CounterVec
 	tlsConns          prometheus.Counter
+	relayLoop         prometheus.Counter // relayed by an event loop
+	relayPumps        prometheus.Counter // relayed by two goroutines
 }
 
 // NewMetrics creates the relay metrics and registers them with reg (which
@@ -30,7 +32,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "querylens_relay_bytes_total",
 		Help: "Bytes relayed, by direction (client_to_server, server_to_client).",
 	}, []string{"direction"})
+	relayed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "querylens_relayed_connections_total",
+		Help: "Logged-in connections by how they were relayed (event_loop; pumps: TLS, or the pumps relay chosen).",
+	}, []string{"relay"})
 	m := &Metrics{
+		relayLoop:  relayed.WithLabelValues("event_loop"),
+		relayPumps: relayed.WithLabelValues("pumps"),
 		connsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "querylens_connections_open",
 			Help: "Client connections currently open.",
@@ -81,7 +89,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.rejected.WithLabelValues(rejectMaxConnections)
 	if reg != nil {
 		reg.MustRegister(m.connsOpen, m.connsTotal, m.upstreamErrors, m.handshakeFailures,
-			bytes, m.decodeErrors, m.decoderPanics, m.acceptErrors, m.rejected, m.tlsFailures, m.tlsConns)
+			bytes, m.decodeErrors, m.decoderPanics, m.acceptErrors, m.rejected, m.tlsFailures, m.tlsConns, relayed)
 	}
 	return m
 }

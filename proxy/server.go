@@ -48,6 +48,11 @@ type Config struct {
 	// own max_connections already applies (and its refusal is relayed).
 	MaxConnections int
 
+	// Pumps relays every connection with two goroutines of its own (one
+	// per direction) instead of the event loops. TLS connections and
+	// systems other than Linux always use pumps.
+	Pumps bool
+
 	// ClientTLS, when set, is offered to clients (CLIENT_SSL stays in the
 	// greeting) whenever the upstream offers TLS too; nil hides CLIENT_SSL
 	// so clients use plaintext.
@@ -162,6 +167,8 @@ type Server struct {
 	rejecting map[net.Conn]struct{} // clients being told "Too many connections"
 	serving   sync.WaitGroup        // accept loops
 	handlers  sync.WaitGroup        // connection and rejection goroutines
+
+	loops loopPool // event loops, started with the first connection that uses them
 }
 
 // maxRejecting bounds the goroutines answering clients over
@@ -366,6 +373,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.OpenConns() == 0 {
 			s.serving.Wait()
 			s.handlers.Wait()
+			s.loops.stopAll()
 			return nil
 		}
 		select {
@@ -373,6 +381,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.closeAll()
 			s.serving.Wait()
 			s.handlers.Wait()
+			s.loops.stopAll()
 			return ctx.Err()
 		case <-tick.C:
 		}
@@ -387,7 +396,17 @@ func (s *Server) Close() error {
 	s.closeAll()
 	s.serving.Wait()
 	s.handlers.Wait()
+	s.loops.stopAll()
 	return nil
+}
+
+// attach hands c to an event loop unless Config.Pumps says not to; nil
+// means c is relayed by pumps.
+func (s *Server) attach(c *conn, errc chan<- error) *loopConn {
+	if s.cfg.Pumps {
+		return nil
+	}
+	return s.loops.attach(c, errc)
 }
 
 // closeIdle closes idle connections and returns how many remain busy.

@@ -83,7 +83,7 @@ func tlsDB(t *testing.T) (*testdb.Server, string) {
 // clients (nil: TLS hidden) with the given upstream mode.
 func startTLSProxy(t *testing.T, upstream string, mode proxy.UpstreamTLSMode, ca string, sink proxy.Sink, clientTLS *tls.Config) string {
 	t.Helper()
-	cfg := proxy.DefaultConfig()
+	cfg := testConfig()
 	cfg.Upstream = upstream
 	cfg.ClientTLS = clientTLS
 	cfg.UpstreamTLSMode = mode

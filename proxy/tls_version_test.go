@@ -194,7 +194,7 @@ func TestOldTLSClientRefusedByProxy(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	clientTLS, _, err := proxy.ClientTLSConfig("", "")
 	require.NoError(t, err)
-	cfg := proxy.DefaultConfig()
+	cfg := testConfig()
 	cfg.Upstream = db.Addr
 	cfg.ClientTLS = clientTLS
 	srv, err := proxy.New(cfg, &eventSink{}, zaptest.NewLogger(t), proxy.NewMetrics(reg))

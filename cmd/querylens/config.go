@@ -25,6 +25,7 @@ type config struct {
 	dialTimeout     time.Duration
 	maxConnections  int
 	maxSQLBytes     int
+	relay           string
 	maxDigests      int
 	topDigests      int
 
@@ -111,6 +112,7 @@ func runFlags(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long commands in flight may take to finish")
 	fs.DurationVar(&cfg.dialTimeout, "dial-timeout", 5*time.Second, "timeout for connecting to the upstream")
 	fs.IntVar(&cfg.maxConnections, "max-connections", 0, "client connections served at once; more get MySQL error 1040 \"Too many connections\" (0: no limit but the server's own max_connections)")
+	fs.StringVar(&cfg.relay, "relay", "event-loop", "how connections are relayed after the login: event-loop (a few epoll loops, Linux) or pumps (two goroutines per connection, as TLS connections always are)")
 	fs.IntVar(&cfg.maxSQLBytes, "max-sql-bytes", 64<<10, "statement text kept per command for fingerprinting")
 	fs.IntVar(&cfg.maxDigests, "max-digests", stats.DefaultConfig().MaxDigests, "distinct (fingerprint, schema) pairs tracked; more are folded into an overflow entry")
 	fs.IntVar(&cfg.topDigests, "metrics-top-digests", 100, "fingerprints exported per-series in /metrics (top by total time); the rest are folded into one")
@@ -208,6 +210,11 @@ func (c *config) validate() error {
 	}
 	if c.maxConnections < 0 {
 		return bad("max-connections", "must not be negative (0 means no limit)")
+	}
+	switch c.relay {
+	case "event-loop", "pumps":
+	default:
+		return bad("relay", "%q is not one of event-loop, pumps", c.relay)
 	}
 	if c.maxSQLBytes < 64 {
 		return bad("max-sql-bytes", "%d is below the minimum of 64", c.maxSQLBytes)

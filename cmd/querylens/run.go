@@ -198,6 +198,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	pcfg.DialTimeout = cfg.dialTimeout
 	pcfg.MaxConnections = cfg.maxConnections
 	pcfg.MaxSQLBytes = cfg.maxSQLBytes
+	pcfg.Pumps = cfg.relay == "pumps"
 	if err := configureTLS(&pcfg, cfg, log); err != nil {
 		return err
 	}

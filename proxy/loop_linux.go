@@ -1,0 +1,497 @@
+//go:build linux
+
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/querylens/querylens/protocol"
+)
+
+// The event loops relay plain (non-TLS) connections once the login is
+// through, the way a C relay does: a few goroutines, each blocked in
+// epoll_wait on its own epoll set, read whatever socket is ready, lend the
+// chunk to the session and write it to the other socket. Goroutine pumps
+// cost a goroutine wake-up per chunk, and on a busy machine the Go
+// scheduler's hand-offs between threads add latency to every hop; a loop
+// thread just returns from epoll_wait.
+//
+// Sockets are registered edge-triggered for reading, writing and peer
+// shutdown, once. Each side remembers what the kernel last said: canRead
+// from an EPOLLIN edge until a read comes back short (the socket is then
+// drained, so there is no second read to see EAGAIN), canWrite until a
+// write comes back short, hup from EPOLLRDHUP/HUP/ERR, after which reads go
+// on until EOF or the error. A chunk the other side cannot take at once is
+// kept (one chunk per direction at most) and the source is not read again
+// until it is written: a slow reader pushes back on the sender through TCP,
+// as with the pumps.
+//
+// A loop works on one connection at a time under that connection's lock;
+// closeNow takes the same lock to take the sockets out of the loop and
+// close them, and reports every direction that had not ended yet.
+
+// loopBudget is how many chunks a loop reads for one connection before it
+// turns to the others; a connection with more to read is visited again
+// after the next epoll_wait, which then does not block.
+const loopBudget = 16
+
+// side indexes a loopConn's sockets and directions: direction i reads
+// side i and writes side 1-i.
+const (
+	sideClient   = 0
+	sideUpstream = 1
+)
+
+type loopSide struct {
+	lc   *loopConn
+	side int
+}
+
+// eventLoop is one epoll set and the goroutine that waits on it.
+type eventLoop struct {
+	epfd   int
+	wakefd int // eventfd: a write wakes the loop to stop
+	buf    []byte
+
+	mu      sync.Mutex
+	sides   map[uint64]loopSide // by epoll data
+	nextKey uint64
+	stop    bool
+}
+
+// loopPool is a Server's event loops, started on first use.
+type loopPool struct {
+	once  sync.Once
+	err   error
+	loops []*eventLoop
+	next  int
+	mu    sync.Mutex
+	wg    sync.WaitGroup
+}
+
+type fdState struct {
+	canRead, canWrite, hup bool
+}
+
+type loopDir struct {
+	pending []byte // read, not yet written (a window into store)
+	store   []byte
+	done    bool // ended and reported
+}
+
+// loopConn is a connection relayed by an event loop.
+type loopConn struct {
+	c    *conn
+	loop *eventLoop
+	errc chan<- error
+
+	mu     sync.Mutex // held by the loop while it works on the connection
+	fd     [2]int
+	key    [2]uint64
+	state  [2]fdState
+	dirs   [2]loopDir
+	closed bool
+	hot    bool // on the loop's list of connections with work left
+}
+
+func dirOf(side int) protocol.Direction {
+	if side == sideClient {
+		return protocol.FromClient
+	}
+	return protocol.FromServer
+}
+
+// start creates the pool's loops, one per P.
+func (p *loopPool) start(bufSize int) error {
+	p.once.Do(func() {
+		n := runtime.GOMAXPROCS(0)
+		for range n {
+			l, err := newEventLoop(bufSize)
+			if err != nil {
+				p.err = err
+				break
+			}
+			p.loops = append(p.loops, l)
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				l.run()
+			}()
+		}
+	})
+	return p.err
+}
+
+// stopAll stops the loops and waits for them. The pool cannot be used
+// afterwards.
+func (p *loopPool) stopAll() {
+	p.once.Do(func() {}) // a pool never started stays unstarted
+	for _, l := range p.loops {
+		l.mu.Lock()
+		l.stop = true
+		l.mu.Unlock()
+		var one [8]byte
+		one[0] = 1
+		_, _ = unix.Write(l.wakefd, one[:])
+	}
+	p.wg.Wait()
+}
+
+func newEventLoop(bufSize int) (*eventLoop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN} // data 0: the wake fd
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	return &eventLoop{epfd: epfd, wakefd: wakefd, buf: make([]byte, bufSize), sides: make(map[uint64]loopSide), nextKey: 1}, nil
+}
+
+// attach moves c's sockets to an event loop and returns the loopConn, or
+// nil when c must be relayed by pumps (TLS on a leg, a socket type the
+// loops do not take, or no loop could be started). On success c's
+// net.Conns are closed: the loop owns duplicates of their descriptors.
+func (p *loopPool) attach(c *conn, errc chan<- error) *loopConn {
+	if c.client != c.rawClient || c.upstream != c.rawUp {
+		return nil // TLS
+	}
+	if !loopable(c.rawClient) || !loopable(c.rawUp) {
+		return nil
+	}
+	if err := p.start(c.srv.cfg.BufferSize); err != nil || len(p.loops) == 0 {
+		return nil
+	}
+	var fds [2]int
+	for i, nc := range []net.Conn{c.rawClient, c.rawUp} {
+		fd, err := dupConn(nc)
+		if err != nil {
+			if i == 1 {
+				unix.Close(fds[0])
+			}
+			c.log.Debug("event loop not used", zap.Error(err))
+			return nil
+		}
+		fds[i] = fd
+	}
+	p.mu.Lock()
+	l := p.loops[p.next%len(p.loops)]
+	p.next++
+	p.mu.Unlock()
+	// Both sockets are taken as writable, and readable in case bytes came
+	// in after the login: the first read or write says otherwise.
+	lc := &loopConn{c: c, loop: l, errc: errc, fd: fds,
+		state: [2]fdState{{canRead: true, canWrite: true}, {canRead: true, canWrite: true}}}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if err := l.add(lc); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		c.log.Debug("event loop not used", zap.Error(err))
+		return nil
+	}
+	// The duplicates keep the sockets open; the originals leave Go's
+	// poller, which would otherwise be woken by the same readiness.
+	c.rawClient.Close()
+	c.rawUp.Close()
+	return lc
+}
+
+func loopable(nc net.Conn) bool {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
+// dupConn duplicates nc's descriptor (close-on-exec; the duplicate shares
+// the original's non-blocking mode).
+func dupConn(nc net.Conn) (int, error) {
+	rc, err := nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, os.NewSyscallError("fcntl", derr)
+	}
+	return fd, nil
+}
+
+// add registers lc's sockets. lc.mu must be held.
+func (l *eventLoop) add(lc *loopConn) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stop {
+		return errors.New("event loop stopped")
+	}
+	for side := range 2 {
+		key := l.nextKey
+		l.nextKey++
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET}
+		setKey(&ev, key)
+		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, lc.fd[side], &ev); err != nil {
+			if side == 1 {
+				_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd[0], nil)
+				delete(l.sides, lc.key[0])
+			}
+			return os.NewSyscallError("epoll_ctl", err)
+		}
+		lc.key[side] = key
+		l.sides[key] = loopSide{lc: lc, side: side}
+	}
+	return nil
+}
+
+func setKey(ev *unix.EpollEvent, key uint64) {
+	ev.Fd = int32(uint32(key))
+	ev.Pad = int32(uint32(key >> 32))
+}
+
+func keyOf(ev *unix.EpollEvent) uint64 {
+	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+}
+
+func (l *eventLoop) run() {
+	defer unix.Close(l.epfd)
+	defer unix.Close(l.wakefd)
+	events := make([]unix.EpollEvent, 128)
+	var hot, next []*loopConn
+	for {
+		timeout := -1
+		if len(hot) > 0 {
+			timeout = 0
+		}
+		n, err := unix.EpollWait(l.epfd, events, timeout)
+		if err != nil && err != unix.EINTR {
+			// Only a programming error (EBADF, EINVAL) gets here.
+			panic(os.NewSyscallError("epoll_wait", err))
+		}
+		for i := range max(n, 0) {
+			ev := &events[i]
+			key := keyOf(ev)
+			if key == 0 {
+				var b [8]byte
+				_, _ = unix.Read(l.wakefd, b[:])
+				l.mu.Lock()
+				stop := l.stop
+				l.mu.Unlock()
+				if stop {
+					return
+				}
+				continue
+			}
+			l.mu.Lock()
+			s, ok := l.sides[key]
+			l.mu.Unlock()
+			if !ok {
+				continue // closed since this batch was read
+			}
+			lc := s.lc
+			lc.mu.Lock()
+			if !lc.closed {
+				st := &lc.state[s.side]
+				if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+					st.hup, st.canRead, st.canWrite = true, true, true
+				}
+				if ev.Events&unix.EPOLLIN != 0 {
+					st.canRead = true
+				}
+				if ev.Events&unix.EPOLLOUT != 0 {
+					st.canWrite = true
+				}
+				if !lc.hot && lc.progress(l.buf) {
+					lc.hot = true
+					next = append(next, lc)
+				}
+			}
+			lc.mu.Unlock()
+		}
+		for _, lc := range hot {
+			lc.mu.Lock()
+			lc.hot = false
+			if !lc.closed && lc.progress(l.buf) {
+				lc.hot = true
+				next = append(next, lc)
+			}
+			lc.mu.Unlock()
+		}
+		clear(hot)
+		hot, next = next, hot[:0]
+	}
+}
+
+// progress moves bytes in both directions as far as the sockets allow and
+// the budget goes. It reports whether there is more to read right away.
+// lc.mu must be held.
+func (lc *loopConn) progress(buf []byte) bool {
+	budget := loopBudget
+	more := false
+	for side := range 2 {
+		if lc.pump(side, buf, &budget) {
+			more = true
+		}
+	}
+	return more
+}
+
+// pump relays direction side (read side, write 1-side). It reports whether
+// it stopped with data left to read because the budget ran out.
+func (lc *loopConn) pump(side int, buf []byte, budget *int) bool {
+	d := &lc.dirs[side]
+	src, dst := &lc.state[side], &lc.state[1-side]
+	dir := dirOf(side)
+	for !d.done && !lc.closed {
+		if len(d.pending) > 0 {
+			if !dst.canWrite {
+				return false
+			}
+			n, err := unix.Write(lc.fd[1-side], d.pending)
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				dst.canWrite = false
+				return false
+			case err != nil:
+				lc.end(side, &relayError{side: peerName(dir), op: "write", err: os.NewSyscallError("write", err)})
+				return false
+			}
+			lc.count(dir, n)
+			d.pending = d.pending[n:]
+			continue
+		}
+		if !src.canRead {
+			return false
+		}
+		if *budget <= 0 {
+			return true
+		}
+		*budget--
+		n, err := unix.Read(lc.fd[side], buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			src.canRead = false
+			return false
+		case err != nil:
+			lc.end(side, readError(dir, os.NewSyscallError("read", err)))
+			return false
+		case n == 0:
+			lc.end(side, readError(dir, io.EOF))
+			return false
+		}
+		if n < len(buf) && !src.hup {
+			src.canRead = false // drained: wait for the next edge
+		}
+		chunk := buf[:n]
+		now := time.Now()
+		lc.c.lastActive.Store(now.UnixNano())
+		if !lc.c.feed(dir, chunk, now) {
+			lc.end(side, errShutdown)
+			return false
+		}
+		w := 0
+		if dst.canWrite {
+			for {
+				w, err = unix.Write(lc.fd[1-side], chunk)
+				if err != unix.EINTR {
+					break
+				}
+			}
+			switch {
+			case err == unix.EAGAIN:
+				dst.canWrite, w = false, 0
+			case err != nil:
+				lc.end(side, &relayError{side: peerName(dir), op: "write", err: os.NewSyscallError("write", err)})
+				return false
+			}
+		}
+		if w > 0 {
+			lc.count(dir, w)
+		}
+		if w < n {
+			dst.canWrite = false
+			if d.store == nil {
+				d.store = make([]byte, len(buf))
+			}
+			d.pending = d.store[:copy(d.store, chunk[w:])]
+		}
+	}
+	return false
+}
+
+func (lc *loopConn) count(dir protocol.Direction, n int) {
+	if dir == protocol.FromClient {
+		lc.c.srv.metrics.clientBytes.Add(float64(n))
+	} else {
+		lc.c.srv.metrics.serverBytes.Add(float64(n))
+	}
+}
+
+// end ends direction side with err and reports it to the connection's
+// serve goroutine. lc.mu must be held.
+func (lc *loopConn) end(side int, err error) {
+	d := &lc.dirs[side]
+	if d.done {
+		return
+	}
+	d.done = true
+	d.pending, d.store = nil, nil
+	lc.errc <- err // buffered for both directions
+}
+
+// closeWrite half-closes the upstream socket, as closeWrite does for a
+// net.Conn: the server sees EOF and finishes what it sends.
+func (lc *loopConn) closeWrite() {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if !lc.closed {
+		_ = unix.Shutdown(lc.fd[sideUpstream], unix.SHUT_WR)
+	}
+}
+
+// close takes the sockets out of the loop, closes them and ends the
+// directions still running with net.ErrClosed.
+func (lc *loopConn) close() {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.closed {
+		return
+	}
+	lc.closed = true
+	l := lc.loop
+	l.mu.Lock()
+	for side := range 2 {
+		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd[side], nil)
+		delete(l.sides, lc.key[side])
+	}
+	l.mu.Unlock()
+	for side := range 2 {
+		unix.Close(lc.fd[side])
+		lc.end(side, readError(dirOf(side), net.ErrClosed))
+	}
+}

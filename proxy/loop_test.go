@@ -1,0 +1,110 @@
+package proxy_test
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/querylens/querylens/internal/testdb"
+	"github.com/querylens/querylens/proxy"
+)
+
+// TestRelayChoice: plain connections go to the event loops unless
+// Config.Pumps asks for goroutine pumps, and the metric says which.
+func TestRelayChoice(t *testing.T) {
+	srv := testdb.Require(t)
+	checkLeaks(t)
+	for _, pumps := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pumps=%v", pumps), func(t *testing.T) {
+			p := startObserved(t, srv.Addr, proxyOpts{config: func(c *proxy.Config) { c.Pumps = pumps }})
+			db, err := sql.Open("mysql", srv.DSN(p.addr, testdb.Schema))
+			require.NoError(t, err)
+			defer db.Close()
+			var n int
+			require.NoError(t, db.QueryRow("SELECT 41 + 1").Scan(&n))
+			assert.Equal(t, 42, n)
+			loop, pumped := p.metric(t, "querylens_relayed_connections_total", "relay", "event_loop"),
+				p.metric(t, "querylens_relayed_connections_total", "relay", "pumps")
+			if pumps {
+				assert.Equal(t, []float64{0, 1}, []float64{loop, pumped})
+			} else {
+				assert.Equal(t, []float64{1, 0}, []float64{loop, pumped})
+			}
+		})
+	}
+}
+
+// TestRelayBulkBesideSmall: connections streaming large results share the
+// loops with connections running small statements; every result arrives
+// whole and in order on each connection.
+func TestRelayBulkBesideSmall(t *testing.T) {
+	srv := testdb.Require(t)
+	checkLeaks(t)
+	p := startObserved(t, srv.Addr, proxyOpts{})
+	db, err := sql.Open("mysql", srv.DSN(p.addr, testdb.Schema))
+	require.NoError(t, err)
+	defer db.Close()
+	db.SetMaxOpenConns(16)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// About 8 MiB: rows of 1 KiB, each naming its number.
+			rows, err := db.Query(fmt.Sprintf("SELECT seq, REPEAT(CHAR(65 + %d), 1024) FROM seq_1_to_8000", i))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer rows.Close()
+			want := 1
+			for rows.Next() {
+				var seq int
+				var s string
+				if err := rows.Scan(&seq, &s); err != nil {
+					errs <- err
+					return
+				}
+				if seq != want || s != strings.Repeat(string(rune('A'+i)), 1024) {
+					errs <- fmt.Errorf("stream %d: row %d is %d %.8q", i, want, seq, s)
+					return
+				}
+				want++
+			}
+			if err := rows.Err(); err != nil {
+				errs <- err
+			} else if want != 8001 {
+				errs <- fmt.Errorf("stream %d: %d rows", i, want-1)
+			}
+		}()
+	}
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 300 {
+				var got int
+				if err := db.QueryRow("SELECT ? * 1000 + ?", i, j).Scan(&got); err != nil {
+					errs <- err
+					return
+				}
+				if got != i*1000+j {
+					errs <- fmt.Errorf("small %d/%d: got %d", i, j, got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		assert.NoError(t, err)
+	}
+}
