@@ -14,7 +14,7 @@ import (
 	"github.com/querylens/querylens/fingerprint"
 )
 
-var update = flag.Bool("update", false, "rewrite the expected text of testdata/normalize/*.txt")
+var update = flag.Bool("update", false, "rewrite the expected output in testdata/normalize/*.txt and testdata/values.golden")
 
 const separator = "\n----------\n"
 
