@@ -86,8 +86,8 @@ func newOverflowAggregate() *aggregate {
 }
 
 // record adds one statement event. at is the event's time (Sent, or now
-// when unknown).
-func (a *aggregate) record(ev *protocol.Event, tags []fingerprint.Tag, at time.Time, logLiterals bool) {
+// when unknown) and lat is ev.Latency().
+func (a *aggregate) record(ev *protocol.Event, tags []fingerprint.Tag, at time.Time, lat time.Duration, logLiterals bool) {
 	a.dirty = true
 	if i := statementSlot(ev.Command); i >= 0 {
 		a.commands[i]++
@@ -126,7 +126,7 @@ func (a *aggregate) record(ev *protocol.Event, tags []fingerprint.Tag, at time.T
 		a.incomplete++
 	} else {
 		if !ev.Sent.IsZero() && !ev.End.IsZero() {
-			latency = ev.Latency()
+			latency = lat
 			a.latency.Record(latency)
 		}
 		if !ev.Sent.IsZero() && !ev.FirstResponse.IsZero() {

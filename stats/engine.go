@@ -411,7 +411,7 @@ func carriesStatement(ev *protocol.Event) bool {
 func (w *writer) apply(ev *protocol.Event) {
 	w.count(ev)
 	if !carriesStatement(ev) {
-		w.find.observe(ev, nil, nil)
+		w.find.observe(ev, nil, nil, 0)
 		return
 	}
 	fp, cached := fingerprint.Fingerprint{}, false
@@ -448,12 +448,13 @@ func (w *writer) applyStatement(ev *protocol.Event, fp *fingerprint.Fingerprint)
 	if at.IsZero() {
 		at = w.cfg.Now()
 	}
-	a.record(ev, fp.Tags, at, w.cfg.LogLiterals)
-	w.logQuery(ev, fp)
+	lat := ev.Latency() // once: Time.Sub is not free on times without a monotonic reading
+	a.record(ev, fp.Tags, at, lat, w.cfg.LogLiterals)
+	w.logQuery(ev, fp, lat)
 	if a != w.overflow {
-		w.find.observe(ev, fp, a)
+		w.find.observe(ev, fp, a, lat)
 	} else {
-		w.find.observe(ev, nil, nil)
+		w.find.observe(ev, nil, nil, 0)
 	}
 }
 

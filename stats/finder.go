@@ -228,6 +228,8 @@ type finder struct {
 	dirty    bool
 	scratch  []byte
 
+	valueTables valueSlotPool // for unitDigest.vals
+
 	// Monotonic, never reset: exported as Prometheus counters.
 	created [len(kindIndex)]uint64
 	flagged [len(kindIndex)]uint64
@@ -349,8 +351,9 @@ func (f *finder) client(k clientKey) *clientState {
 }
 
 // observe takes every event; fp and a are set for statement events (a is
-// nil for the overflow aggregate).
-func (f *finder) observe(ev *protocol.Event, fp *fingerprint.Fingerprint, a *aggregate) {
+// nil for the overflow aggregate), and then lat is ev.Latency(), which the
+// writer has already worked out.
+func (f *finder) observe(ev *protocol.Event, fp *fingerprint.Fingerprint, a *aggregate, lat time.Duration) {
 	if t := eventTime(ev); t.After(f.clock) {
 		f.clock = t
 	}
@@ -371,7 +374,7 @@ func (f *finder) observe(ev *protocol.Event, fp *fingerprint.Fingerprint, a *agg
 		f.closeStatement(ev)
 	case protocol.ComQuery, protocol.ComStmtExecute:
 		if fp != nil && a != nil {
-			f.statement(ev, fp, a)
+			f.statement(ev, fp, a, lat)
 		}
 	}
 	if f.cfg.EventTime && f.clock.Sub(f.swept) >= f.cfg.UnitGap/2 {
@@ -561,8 +564,9 @@ func (f *finder) closeStatement(ev *protocol.Event) {
 	}
 }
 
-// statement adds a COM_QUERY or COM_STMT_EXECUTE to its unit.
-func (f *finder) statement(ev *protocol.Event, fp *fingerprint.Fingerprint, a *aggregate) {
+// statement adds a COM_QUERY or COM_STMT_EXECUTE, which took lat, to its
+// unit.
+func (f *finder) statement(ev *protocol.Event, fp *fingerprint.Fingerprint, a *aggregate, lat time.Duration) {
 	cs := f.conn(ev)
 	if cs == nil {
 		return
@@ -624,7 +628,7 @@ func (f *finder) statement(ev *protocol.Event, fp *fingerprint.Fingerprint, a *a
 			cs.burst = u
 		}
 	}
-	f.add(u, ev, fp, a, st)
+	f.add(u, ev, fp, a, st, lat)
 	if t := eventTime(ev); t.After(cs.lastEnd) {
 		cs.lastEnd = t
 	}
@@ -657,8 +661,8 @@ func (f *finder) newUnit(kind unitKind, ev *protocol.Event) *unit {
 	}
 }
 
-// add records one statement in u.
-func (f *finder) add(u *unit, ev *protocol.Event, fp *fingerprint.Fingerprint, a *aggregate, st *stmtState) {
+// add records one statement, which took lat, in u.
+func (f *finder) add(u *unit, ev *protocol.Event, fp *fingerprint.Fingerprint, a *aggregate, st *stmtState, lat time.Duration) {
 	u.n++
 	u.seen = f.wall
 	if t := eventTime(ev); t.After(u.last) {
@@ -698,7 +702,6 @@ func (f *finder) add(u *unit, ev *protocol.Event, fp *fingerprint.Fingerprint, a
 		}
 	}
 	ud.count++
-	lat := ev.Latency()
 	ud.dur += lat
 
 	values, lits, known := f.values(ev, fp, st)
@@ -712,9 +715,9 @@ func (f *finder) add(u *unit, ev *protocol.Event, fp *fingerprint.Fingerprint, a
 			ud.v0dur += lat
 		default:
 			if ud.vals.len() == 0 {
-				ud.vals.add(ud.v0, ud.maxSame, maxUnitValues)
+				ud.vals.add(ud.v0, ud.maxSame, maxUnitValues, &f.valueTables)
 			}
-			if n, ok := ud.vals.add(values, 1, maxUnitValues); ok {
+			if n, ok := ud.vals.add(values, 1, maxUnitValues, &f.valueTables); ok {
 				ud.maxSame = max(ud.maxSame, n)
 			}
 		}
@@ -894,6 +897,11 @@ func (f *finder) closeUnit(u *unit) {
 	}
 	if u.kind == unitTx {
 		f.closeTx(u)
+	}
+	// The unit is done with: nothing refers to it once its owner (a
+	// connection, a client or the trace table) lets go after this call.
+	for _, ud := range u.order {
+		ud.vals.release(&f.valueTables)
 	}
 }
 

@@ -34,10 +34,11 @@ func (c *valueCounts) len() int { return c.n }
 
 // add adds n (at least 1) to key's count and returns the new count. A key
 // not in the table is added only while the table holds fewer than limit
-// keys; otherwise add returns 0 and false.
-func (c *valueCounts) add(key uint64, n int32, limit int) (int32, bool) {
+// keys; otherwise add returns 0 and false. Tables come from pool, and the
+// ones outgrown go back to it; pool may be nil.
+func (c *valueCounts) add(key uint64, n int32, limit int, pool *valueSlotPool) (int32, bool) {
 	if len(c.slots) == 0 {
-		c.slots = make([]valueSlot, minValueSlots)
+		c.slots = pool.get(minValueSlots)
 	}
 	for {
 		mask := len(c.slots) - 1
@@ -60,7 +61,7 @@ func (c *valueCounts) add(key uint64, n int32, limit int) (int32, bool) {
 			}
 			break // full: grow, then look for the key's slot again
 		}
-		c.grow()
+		c.grow(pool)
 	}
 }
 
@@ -72,9 +73,10 @@ func (c *valueCounts) index(key uint64) int {
 }
 
 // grow doubles the table and moves every key to its new slot.
-func (c *valueCounts) grow() {
+func (c *valueCounts) grow(pool *valueSlotPool) {
 	old := c.slots
-	c.slots = make([]valueSlot, 2*len(old))
+	c.slots = pool.get(2 * len(old))
+	defer pool.put(old)
 	mask := len(c.slots) - 1
 	for _, s := range old {
 		if s.count == 0 {
@@ -86,6 +88,66 @@ func (c *valueCounts) grow() {
 		}
 		c.slots[i] = s
 	}
+}
+
+// release hands c's table to pool and empties c.
+func (c *valueCounts) release(pool *valueSlotPool) {
+	pool.put(c.slots)
+	*c = valueCounts{}
+}
+
+// valueSlotPool keeps valueCounts tables for reuse. Each unit of work
+// grows its statements' tables anew, and on a busy connection (units of
+// thousands of statements) allocating and collecting them cost more than
+// filling them; tables of units that ended, and those outgrown, serve the
+// next ones. The pool holds at most maxPooledTables tables per size, so at
+// most 2·maxPooledTables·maxValueSlots slots (1 MiB) in all.
+type valueSlotPool struct {
+	free [valueSizeClasses][][]valueSlot // by size: minValueSlots << class
+}
+
+const (
+	// maxValueSlots is the largest table: maxUnitValues keys, at most
+	// half full.
+	maxValueSlots    = 2 * maxUnitValues
+	valueSizeClasses = 6 // minValueSlots << 5 == maxValueSlots
+	maxPooledTables  = 64
+)
+
+// get returns an empty table of size n (a power of two, at least
+// minValueSlots). A nil pool allocates.
+func (p *valueSlotPool) get(n int) []valueSlot {
+	if p != nil {
+		if c := sizeClass(n); c >= 0 {
+			if l := len(p.free[c]); l > 0 {
+				s := p.free[c][l-1]
+				p.free[c] = p.free[c][:l-1]
+				return s
+			}
+		}
+	}
+	return make([]valueSlot, n)
+}
+
+// put clears s and keeps it for get, when there is room.
+func (p *valueSlotPool) put(s []valueSlot) {
+	if p == nil {
+		return
+	}
+	if c := sizeClass(len(s)); c >= 0 && len(p.free[c]) < maxPooledTables {
+		clear(s)
+		p.free[c] = append(p.free[c], s)
+	}
+}
+
+// sizeClass returns the class of a table of n slots, or -1 when n is not
+// one of the pooled sizes.
+func sizeClass(n int) int {
+	c := bits.Len(uint(n)) - bits.Len(minValueSlots)
+	if c < 0 || c >= valueSizeClasses || n != minValueSlots<<c {
+		return -1
+	}
+	return c
 }
 
 // all yields the count of every key, in no particular order.

@@ -17,12 +17,16 @@ func TestValueCounts(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, 2))
-			for range 20 {
+			pool := &valueSlotPool{}
+			for i := range 20 {
+				if i == 10 {
+					pool = nil // allocates
+				}
 				var c valueCounts
 				m := map[uint64]int32{}
 				for range r.IntN(2000) {
 					k, n := key(r), int32(1+r.IntN(3))
-					got, ok := c.add(k, n, maxUnitValues)
+					got, ok := c.add(k, n, maxUnitValues, pool)
 					want, have := m[k]
 					if have || len(m) < maxUnitValues {
 						m[k] = want + n
@@ -47,6 +51,10 @@ func TestValueCounts(t *testing.T) {
 				}
 				if n != len(m) || sum != wantSum {
 					t.Fatalf("all: %d counts summing to %d, want %d summing to %d", n, sum, len(m), wantSum)
+				}
+				c.release(pool) // the next tables may be this one's
+				if c.len() != 0 {
+					t.Fatalf("len after release = %d", c.len())
 				}
 			}
 		})

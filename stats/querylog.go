@@ -2,6 +2,7 @@ package stats
 
 import (
 	"math/rand/v2"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -21,12 +22,11 @@ import (
 // raw SQL nor the server's error message (which quotes values, as in
 // "Duplicate entry 'alice@example.com'").
 
-// logQuery writes ev's entry if it is chosen.
-func (w *writer) logQuery(ev *protocol.Event, fp *fingerprint.Fingerprint) {
+// logQuery writes ev's entry, ev.Latency() being latency, if it is chosen.
+func (w *writer) logQuery(ev *protocol.Event, fp *fingerprint.Fingerprint, latency time.Duration) {
 	if w.cfg.QueryLog == nil {
 		return
 	}
-	latency := ev.Latency()
 	slow := w.cfg.SlowThreshold > 0 && latency >= w.cfg.SlowThreshold
 	if !slow && (w.cfg.QueryLogSample <= 0 || (w.cfg.QueryLogSample < 1 && rand.Float64() >= w.cfg.QueryLogSample)) {
 		return
