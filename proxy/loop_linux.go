@@ -62,6 +62,7 @@ type eventLoop struct {
 	epfd   int
 	wakefd int // eventfd: a write wakes the loop to stop
 	buf    []byte
+	found  []*loopConn // connections handle left with more to read
 
 	mu      sync.Mutex
 	sides   map[uint64]loopSide // by epoll data
@@ -151,6 +152,11 @@ func newEventLoop(bufSize int) (*eventLoop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	// Non-blocking, so that os.NewFile registers it with Go's poller.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("fcntl", err)
 	}
 	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
@@ -274,73 +280,112 @@ func keyOf(ev *unix.EpollEvent) uint64 {
 	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }
 
+// run waits on the loop's epoll set through Go's own poller: the set's
+// descriptor is registered there like a socket, and one long RawConn.Read
+// calls epoll_wait without blocking whenever it is readable. A goroutine
+// blocked in epoll_wait itself would hold a thread in a system call, and
+// the runtime hands its P to another thread and back on every wake-up,
+// which costs more than the extra epoll_wait.
 func (l *eventLoop) run() {
-	defer unix.Close(l.epfd)
+	f := os.NewFile(uintptr(l.epfd), "epoll") // closes l.epfd when closed
+	defer f.Close()
 	defer unix.Close(l.wakefd)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		panic(err) // os.NewFile of a valid descriptor
+	}
 	events := make([]unix.EpollEvent, 128)
 	var hot, next []*loopConn
 	for {
-		timeout := -1
-		if len(hot) > 0 {
-			timeout = 0
-		}
-		n, err := unix.EpollWait(l.epfd, events, timeout)
-		if err != nil && err != unix.EINTR {
-			// Only a programming error (EBADF, EINVAL) gets here.
-			panic(os.NewSyscallError("epoll_wait", err))
-		}
-		for i := range max(n, 0) {
-			ev := &events[i]
-			key := keyOf(ev)
-			if key == 0 {
-				var b [8]byte
-				_, _ = unix.Read(l.wakefd, b[:])
-				l.mu.Lock()
-				stop := l.stop
-				l.mu.Unlock()
-				if stop {
-					return
+		err := rc.Read(func(uintptr) bool {
+			for {
+				n, err := unix.EpollWait(l.epfd, events, 0)
+				if err == unix.EINTR {
+					continue
 				}
-				continue
-			}
-			l.mu.Lock()
-			s, ok := l.sides[key]
-			l.mu.Unlock()
-			if !ok {
-				continue // closed since this batch was read
-			}
-			lc := s.lc
-			lc.mu.Lock()
-			if !lc.closed {
-				st := &lc.state[s.side]
-				if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-					st.hup, st.canRead, st.canWrite = true, true, true
+				if err != nil {
+					// Only a programming error (EBADF, EINVAL) gets here.
+					panic(os.NewSyscallError("epoll_wait", err))
 				}
-				if ev.Events&unix.EPOLLIN != 0 {
-					st.canRead = true
+				if l.handle(events[:n]) {
+					return true
 				}
-				if ev.Events&unix.EPOLLOUT != 0 {
-					st.canWrite = true
+				for _, lc := range hot {
+					lc.mu.Lock()
+					lc.hot = false
+					if !lc.closed && lc.progress(l.buf) {
+						lc.hot = true
+						next = append(next, lc)
+					}
+					lc.mu.Unlock()
 				}
-				if !lc.hot && lc.progress(l.buf) {
-					lc.hot = true
-					next = append(next, lc)
+				clear(hot)
+				hot, next = next, hot[:0]
+				for _, lc := range l.found {
+					hot = append(hot, lc)
+				}
+				clear(l.found)
+				l.found = l.found[:0]
+				if len(hot) == 0 && n < len(events) {
+					// The set is drained: wait for the poller. Events
+					// that come meanwhile make it readable again.
+					return false
 				}
 			}
-			lc.mu.Unlock()
+		})
+		if err == nil {
+			return // stopped
 		}
-		for _, lc := range hot {
-			lc.mu.Lock()
-			lc.hot = false
-			if !lc.closed && lc.progress(l.buf) {
-				lc.hot = true
-				next = append(next, lc)
-			}
-			lc.mu.Unlock()
+		if !errors.Is(err, unix.EINTR) {
+			panic(err) // the poller failed on a descriptor it accepted
 		}
-		clear(hot)
-		hot, next = next, hot[:0]
 	}
+}
+
+// handle applies a batch of events and reports whether the loop is to
+// stop. Connections with more to read go to l.found.
+func (l *eventLoop) handle(events []unix.EpollEvent) bool {
+	for i := range events {
+		ev := &events[i]
+		key := keyOf(ev)
+		if key == 0 {
+			var b [8]byte
+			_, _ = unix.Read(l.wakefd, b[:])
+			l.mu.Lock()
+			stop := l.stop
+			l.mu.Unlock()
+			if stop {
+				return true
+			}
+			continue
+		}
+		l.mu.Lock()
+		s, ok := l.sides[key]
+		l.mu.Unlock()
+		if !ok {
+			continue // closed since this batch was read
+		}
+		lc := s.lc
+		lc.mu.Lock()
+		if !lc.closed {
+			st := &lc.state[s.side]
+			if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				st.hup, st.canRead, st.canWrite = true, true, true
+			}
+			if ev.Events&unix.EPOLLIN != 0 {
+				st.canRead = true
+			}
+			if ev.Events&unix.EPOLLOUT != 0 {
+				st.canWrite = true
+			}
+			if !lc.hot && lc.progress(l.buf) {
+				lc.hot = true
+				l.found = append(l.found, lc)
+			}
+		}
+		lc.mu.Unlock()
+	}
+	return false
 }
 
 // progress moves bytes in both directions as far as the sockets allow and
