@@ -22,15 +22,17 @@
 //
 // Server mirrors net/http.Server: Serve runs an accept loop per listener,
 // Shutdown stops accepting and closes connections as they become idle
-// (no command in flight), Close closes everything at once. Each connection
-// has two pump goroutines (clientToServer, serverToClient); the first error
-// closes both sockets, except that a client's clean EOF only half-closes the
-// upstream so a response in flight still reaches the client. On plain
-// sockets a pump reads the descriptor itself (rawPump) and waits for
-// readiness after a short read instead of reading again to see EAGAIN: one
-// read syscall per chunk, as in a C event-loop relay.
+// (no command in flight), Close closes everything at once. A connection's
+// goroutine dials the upstream and takes part in the login; then, on Linux
+// and without TLS, it hands both sockets to one of a few event loops (see
+// loop_linux.go; one per P, waiting through Go's poller), and otherwise
+// starts two pump goroutines (clientToServer, serverToClient). Either way
+// the first direction to end closes both sockets, except that a client's
+// clean EOF only half-closes the upstream so a response in flight still
+// reaches the client. Both read once per chunk: a short read says the
+// socket is drained, so neither reads again only to see EAGAIN.
 //
-// Sink.Observe is called from pump goroutines and must not block.
+// Sink.Observe is called from the loops and pumps and must not block.
 //
 // # Faults and limits
 //
@@ -46,11 +48,13 @@
 // mid-LOAD DATA closes the client, which sees its driver's connection error,
 // and the close is logged at info level with the commands in flight.
 //
-// Memory per connection is fixed: two pump buffers growing from 4 KiB to
-// Config.BufferSize, and the session's capped copies. A pump blocks on
-// writing to a slow reader, so it stops reading from the other side and TCP
-// flow control pushes back on the sender: a client that stops reading stops
-// the server, not grows the proxy.
+// Memory per connection is fixed: its goroutine, a chunk the peer could not
+// take yet (at most Config.BufferSize per direction; loops share one read
+// buffer each) or two pump buffers growing from 4 KiB to Config.BufferSize,
+// and the session's capped copies. A direction whose chunk is not written
+// yet reads nothing more from its source, so TCP flow control pushes back
+// on the sender: a client that stops reading stops the server, not grows
+// the proxy.
 //
 // Accept errors (such as EMFILE) are backed off from 5ms to 1s, counted,
 // and logged on the 1st, 2nd, 4th, 8th... error in a row and at least once
