@@ -162,6 +162,9 @@ func (n *normalizer) run(dst, src []byte, tags *[]Tag) []byte {
 		case bQuote:
 			n.pos, _ = scanString(src, n.pos)
 			n.literal()
+			if n.pos < len(src) && src[n.pos] == ',' {
+				n.literalRun()
+			}
 		case bBacktick:
 			n.quotedIdentifier()
 		default:
@@ -400,6 +403,66 @@ func (n *normalizer) integer(digits []byte) {
 		return
 	}
 	n.literal()
+	if n.pos < len(n.src) && n.src[n.pos] == ',' {
+		n.literalRun()
+	}
+}
+
+// literalRun carries on after a literal just written, whose end a comma
+// follows, with the literals that follow it one comma apart, as in IN
+// lists, VALUES rows and argument lists: plain integers, '?' placeholders
+// and quoted strings. It writes what the main loop would for each (", ?",
+// the value, the group flags) without the dispatch of every comma and
+// literal through run, punct, number, integer and literal, which on an IN
+// list of integers cost more than the bytes themselves. It stops, leaving
+// n.pos after the last literal, at anything else: a blank before a comma,
+// and an integer that needs a closer look (a '.', an exponent, a radix
+// prefix or letters after the digits, or a possible ORDER BY / GROUP BY
+// ordinal) included. Callers check for the comma, so that a literal that
+// ends an item costs no call.
+func (n *normalizer) literalRun() {
+	src := n.src
+	// After literal() nothing is pending and prev is clsLiteral: a comma
+	// then only sets fNonEmpty, and a literal after it is written with a
+	// blank before it and clears fRows.
+	ordinals := n.byActive && n.depth == n.byDepth
+	for {
+		i := n.pos
+		if i >= len(src) || src[i] != ',' {
+			return
+		}
+		i++
+		for i < len(src) && src[i] <= ' ' {
+			i++
+		}
+		if i >= len(src) {
+			return
+		}
+		end := i + 1
+		switch c := src[i]; {
+		case c >= '0' && c <= '9':
+			if ordinals {
+				return
+			}
+			for end < len(src) && src[end] >= '0' && src[end] <= '9' {
+				end++
+			}
+			if end < len(src) && (src[end] == '.' || identChar[src[end]]) {
+				return
+			}
+		case c == '?':
+		case c == '\'' || c == '"':
+			end, _ = scanString(src, i)
+		default:
+			return
+		}
+		n.tokStart, n.pos = i, end
+		if n.hashVals || n.lits != nil {
+			n.value()
+		}
+		n.flags = n.flags&^fRows | fNonEmpty
+		copy(n.extend(3), ", ?")
+	}
 }
 
 // word writes a bare word lower-cased. The word ends at n.pos.
@@ -691,6 +754,9 @@ func (n *normalizer) punct(c byte) {
 	case '?':
 		n.pos++
 		n.literal()
+		if n.pos < len(src) && src[n.pos] == ',' {
+			n.literalRun()
+		}
 	case '.':
 		n.dot()
 	case '@':
