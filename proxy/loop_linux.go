@@ -406,27 +406,11 @@ func (lc *loopConn) progress(buf []byte) bool {
 // it stopped with data left to read because the budget ran out.
 func (lc *loopConn) pump(side int, buf []byte, budget *int) bool {
 	d := &lc.dirs[side]
-	src, dst := &lc.state[side], &lc.state[1-side]
+	src := &lc.state[side]
 	dir := dirOf(side)
 	for !d.done && !lc.closed {
-		if len(d.pending) > 0 {
-			if !dst.canWrite {
-				return false
-			}
-			n, err := unix.Write(lc.fd[1-side], d.pending)
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				dst.canWrite = false
-				return false
-			case err != nil:
-				lc.end(side, &relayError{side: peerName(dir), op: "write", err: os.NewSyscallError("write", err)})
-				return false
-			}
-			lc.count(dir, n)
-			d.pending = d.pending[n:]
-			continue
+		if !lc.flush(side) {
+			return false
 		}
 		if !src.canRead {
 			return false
@@ -459,34 +443,46 @@ func (lc *loopConn) pump(side int, buf []byte, budget *int) bool {
 			lc.end(side, errShutdown)
 			return false
 		}
-		w := 0
-		if dst.canWrite {
-			for {
-				w, err = unix.Write(lc.fd[1-side], chunk)
-				if err != unix.EINTR {
-					break
+		d.pending = chunk
+		if !lc.flush(side) {
+			// The peer is full: keep the rest, as buf is the loop's.
+			if len(d.pending) > 0 {
+				if d.store == nil {
+					d.store = make([]byte, len(buf))
 				}
+				d.pending = d.store[:copy(d.store, d.pending)]
 			}
-			switch {
-			case err == unix.EAGAIN:
-				dst.canWrite, w = false, 0
-			case err != nil:
-				lc.end(side, &relayError{side: peerName(dir), op: "write", err: os.NewSyscallError("write", err)})
-				return false
-			}
-		}
-		if w > 0 {
-			lc.count(dir, w)
-		}
-		if w < n {
-			dst.canWrite = false
-			if d.store == nil {
-				d.store = make([]byte, len(buf))
-			}
-			d.pending = d.store[:copy(d.store, chunk[w:])]
+			return false
 		}
 	}
 	return false
+}
+
+// flush writes what direction side has pending to the peer. It reports
+// whether all of it is written: false means the peer is full (its next
+// EPOLLOUT edge resumes) or the direction ended.
+func (lc *loopConn) flush(side int) bool {
+	d, dst := &lc.dirs[side], &lc.state[1-side]
+	for len(d.pending) > 0 {
+		if !dst.canWrite {
+			return false
+		}
+		n, err := unix.Write(lc.fd[1-side], d.pending)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			dst.canWrite = false
+			return false
+		case err != nil:
+			dir := dirOf(side)
+			lc.end(side, &relayError{side: peerName(dir), op: "write", err: os.NewSyscallError("write", err)})
+			return false
+		}
+		lc.count(dirOf(side), n)
+		d.pending = d.pending[n:]
+	}
+	return true
 }
 
 func (lc *loopConn) count(dir protocol.Direction, n int) {
