@@ -19,18 +19,17 @@ import (
 )
 
 // The event loops relay plain (non-TLS) connections once the login is
-// through, the way a C relay does: a few goroutines, each blocked in
-// epoll_wait on its own epoll set, read whatever socket is ready, lend the
-// chunk to the session and write it to the other socket. Goroutine pumps
-// cost a goroutine wake-up per chunk, and on a busy machine the Go
-// scheduler's hand-offs between threads add latency to every hop; a loop
-// thread just returns from epoll_wait.
+// through, the way a C relay does: a few goroutines, each with its own
+// epoll set, read whatever socket is ready, lend the chunk to the session
+// and write it to the other socket. Pumps cost a goroutine wake-up per chunk
+// and per connection; a loop is woken once for every connection that became
+// ready meanwhile (see run for how it waits).
 //
 // Sockets are registered edge-triggered for reading, writing and peer
 // shutdown, once. Each side remembers what the kernel last said: canRead
 // from an EPOLLIN edge until a read comes back short (the socket is then
 // drained, so there is no second read to see EAGAIN), canWrite until a
-// write comes back short, hup from EPOLLRDHUP/HUP/ERR, after which reads go
+// write says EAGAIN, hup from EPOLLRDHUP/HUP/ERR, after which reads go
 // on until EOF or the error. A chunk the other side cannot take at once is
 // kept (one chunk per direction at most) and the source is not read again
 // until it is written: a slow reader pushes back on the sender through TCP,
