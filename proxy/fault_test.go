@@ -470,7 +470,9 @@ func TestShutdownTimeoutClosesBusy(t *testing.T) {
 	db, err := sql.Open("mysql", srv.DSN(p.addr, testdb.Schema))
 	require.NoError(t, err)
 	defer db.Close()
-	const q = "SELECT SLEEP(3) /* busy at shutdown */"
+	// Unique per run: with -count, an earlier run's SLEEP may still be on
+	// the server's process list.
+	q := fmt.Sprintf("SELECT SLEEP(3) /* busy at shutdown %d */", time.Now().UnixNano())
 	res := make(chan error, 1)
 	go func() {
 		var v int
