@@ -293,7 +293,7 @@ func (c *conn) negotiate() error {
 			protocol.ClearGreetingSSL(greeting[4:])
 		}
 	}
-	if err := c.relayPacket(protocol.FromServer, greeting, c.client); err != nil {
+	if err := c.relayChunk(protocol.FromServer, greeting, c.client, time.Now()); err != nil {
 		return err
 	}
 	if !isGreeting { // an ERR such as "Too many connections": pumps relay the rest
@@ -305,7 +305,7 @@ func (c *conn) negotiate() error {
 		// Not a login, or cut short: relay what came and let the pumps
 		// relay the rest as it is (the decoder will give up on it).
 		if len(first) > 0 {
-			if werr := c.relayPacket(protocol.FromClient, first, c.upstream); werr != nil {
+			if werr := c.relayChunk(protocol.FromClient, first, c.upstream, time.Now()); werr != nil {
 				return werr
 			}
 		}
@@ -315,7 +315,7 @@ func (c *conn) negotiate() error {
 		}
 		return fmt.Errorf("read client handshake: %w", err)
 	}
-	if err := c.relayPacket(protocol.FromClient, first, c.upstream); err != nil {
+	if err := c.relayChunk(protocol.FromClient, first, c.upstream, time.Now()); err != nil {
 		return err
 	}
 	if !offer || !protocol.IsSSLRequest(first[4:]) {
@@ -354,23 +354,6 @@ func (c *conn) clearDeadlines() error {
 	return c.upstream.SetDeadline(time.Time{})
 }
 
-// relayPacket feeds one whole packet to the session and writes it to dst.
-func (c *conn) relayPacket(dir protocol.Direction, pkt []byte, dst net.Conn) error {
-	now := time.Now()
-	if !c.feed(dir, pkt, now) {
-		return errShutdown
-	}
-	if _, err := dst.Write(pkt); err != nil {
-		return &relayError{side: peerName(dir), op: "write", err: err}
-	}
-	if dir == protocol.FromClient {
-		c.srv.metrics.clientBytes.Add(float64(len(pkt)))
-	} else {
-		c.srv.metrics.serverBytes.Add(float64(len(pkt)))
-	}
-	return nil
-}
-
 // readPacket reads exactly one physical packet, header included. It never
 // reads past it: TLS bytes may follow an SSLRequest.
 func readPacket(r io.Reader) ([]byte, error) {
@@ -403,35 +386,35 @@ func dialReason(err error) string {
 
 // clientToServer relays client bytes upstream.
 func (c *conn) clientToServer(errc chan<- error) {
-	errc <- c.pump(protocol.FromClient, c.client, c.upstream, c.srv.metrics.clientBytes.Add)
+	errc <- c.pump(protocol.FromClient, c.client, c.upstream)
 }
 
 // serverToClient relays upstream bytes to the client.
 func (c *conn) serverToClient(errc chan<- error) {
-	errc <- c.pump(protocol.FromServer, c.upstream, c.client, c.srv.metrics.serverBytes.Add)
+	errc <- c.pump(protocol.FromServer, c.upstream, c.client)
 }
 
 // pump copies src to dst. Each chunk is lent to the session first (see the
 // package doc for why), then written. The buffer starts small and doubles
 // while reads fill it, up to Config.BufferSize, so idle connections stay
 // cheap and bulk transfers use few syscalls.
-func (c *conn) pump(dir protocol.Direction, src, dst net.Conn, count func(float64)) error {
+func (c *conn) pump(dir protocol.Direction, src, dst net.Conn) error {
 	if sc, ok := src.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
-			return c.rawPump(dir, src, rc, dst, count)
+			return c.rawPump(dir, src, rc, dst)
 		}
 	}
 	buf := make([]byte, min(minBufferSize, c.srv.cfg.BufferSize))
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			if rerr := c.relayChunk(dir, buf[:n], dst, count); rerr != nil {
+			if rerr := c.relayChunk(dir, buf[:n], dst, time.Now()); rerr != nil {
 				return rerr
 			}
 			buf = c.grow(buf, n)
 		}
 		if err != nil {
-			return readError(dir, err)
+			return readError(dir, c.unblocked(err))
 		}
 	}
 }
@@ -458,7 +441,7 @@ func (c *conn) pump(dir protocol.Direction, src, dst net.Conn, count func(float6
 // The callback holds src's read lock while it writes to dst, so closing src
 // waits for a blocked write to dst to end: closeNow sets past deadlines on
 // both sockets before closing either.
-func (c *conn) rawPump(dir protocol.Direction, src net.Conn, rc syscall.RawConn, dst net.Conn, count func(float64)) error {
+func (c *conn) rawPump(dir protocol.Direction, src net.Conn, rc syscall.RawConn, dst net.Conn) error {
 	buf := make([]byte, min(minBufferSize, c.srv.cfg.BufferSize))
 	var (
 		perr        error
@@ -487,7 +470,7 @@ func (c *conn) rawPump(dir protocol.Direction, src net.Conn, rc syscall.RawConn,
 				return true
 			}
 			now := time.Now()
-			if perr = c.relayChunkAt(dir, buf[:n], dst, count, now); perr != nil {
+			if perr = c.relayChunk(dir, buf[:n], dst, now); perr != nil {
 				return true
 			}
 			if n < len(buf) {
@@ -517,28 +500,31 @@ func (c *conn) rawPump(dir protocol.Direction, src net.Conn, rc syscall.RawConn,
 			}
 			continue
 		}
-		return readError(dir, err)
+		return readError(dir, c.unblocked(err))
 	}
 }
 
 // confirmDelay bounds rawPump's waits after a short read.
 const confirmDelay = 5 * time.Millisecond
 
-// relayChunk lends a chunk to the session, then writes it to dst.
-func (c *conn) relayChunk(dir protocol.Direction, b []byte, dst net.Conn, count func(float64)) error {
-	return c.relayChunkAt(dir, b, dst, count, time.Now())
-}
-
-func (c *conn) relayChunkAt(dir protocol.Direction, b []byte, dst net.Conn, count func(float64), now time.Time) error {
-	c.lastActive.Store(now.UnixNano())
-	if !c.feed(dir, b, now) {
+// relayChunk lends a chunk read at now to the session, then writes it to
+// dst.
+func (c *conn) relayChunk(dir protocol.Direction, b []byte, dst net.Conn, now time.Time) error {
+	if !c.lend(dir, b, now) {
 		return errShutdown
 	}
 	if _, err := dst.Write(b); err != nil {
-		return &relayError{side: peerName(dir), op: "write", err: err}
+		return &relayError{side: peerName(dir), op: "write", err: c.unblocked(err)}
 	}
-	count(float64(len(b)))
+	c.srv.metrics.relayedBytes(dir).Add(float64(len(b)))
 	return nil
+}
+
+// lend notes activity and feeds a chunk read at now to the session; false
+// means the chunk must not be relayed (see feed).
+func (c *conn) lend(dir protocol.Direction, b []byte, now time.Time) bool {
+	c.lastActive.Store(now.UnixNano())
+	return c.feed(dir, b, now)
 }
 
 // grow doubles a pump buffer that a read of n bytes filled, up to
@@ -548,6 +534,16 @@ func (c *conn) grow(buf []byte, n int) []byte {
 		return make([]byte, min(2*len(buf), c.srv.cfg.BufferSize))
 	}
 	return buf
+}
+
+// unblocked turns the error of a read or write that closeNow's past
+// deadline woke into net.ErrClosed, which is what it is: the proxy closing
+// the connection, not a timeout.
+func (c *conn) unblocked(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) && c.isClosing() {
+		return net.ErrClosed
+	}
+	return err
 }
 
 // readError is the error a pump stops with when reading src failed.

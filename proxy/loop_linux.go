@@ -436,9 +436,7 @@ func (lc *loopConn) pump(side int, buf []byte, budget *int) bool {
 			src.canRead = false // drained: wait for the next edge
 		}
 		chunk := buf[:n]
-		now := time.Now()
-		lc.c.lastActive.Store(now.UnixNano())
-		if !lc.c.feed(dir, chunk, now) {
+		if !lc.c.lend(dir, chunk, time.Now()) {
 			lc.end(side, errShutdown)
 			return false
 		}
@@ -478,18 +476,10 @@ func (lc *loopConn) flush(side int) bool {
 			lc.end(side, &relayError{side: peerName(dir), op: "write", err: os.NewSyscallError("write", err)})
 			return false
 		}
-		lc.count(dirOf(side), n)
+		lc.c.srv.metrics.relayedBytes(dirOf(side)).Add(float64(n))
 		d.pending = d.pending[n:]
 	}
 	return true
-}
-
-func (lc *loopConn) count(dir protocol.Direction, n int) {
-	if dir == protocol.FromClient {
-		lc.c.srv.metrics.clientBytes.Add(float64(n))
-	} else {
-		lc.c.srv.metrics.serverBytes.Add(float64(n))
-	}
 }
 
 // end ends direction side with err and reports it to the connection's

@@ -1,6 +1,10 @@
 package proxy
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/querylens/querylens/protocol"
+)
 
 // rejectMaxConnections is the querylens_connections_rejected_total reason
 // for clients over Config.MaxConnections.
@@ -92,4 +96,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			bytes, m.decodeErrors, m.decoderPanics, m.acceptErrors, m.rejected, m.tlsFailures, m.tlsConns, relayed)
 	}
 	return m
+}
+
+// relayedBytes is the byte counter of direction dir.
+func (m *Metrics) relayedBytes(dir protocol.Direction) prometheus.Counter {
+	if dir == protocol.FromClient {
+		return m.clientBytes
+	}
+	return m.serverBytes
 }
