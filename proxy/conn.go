@@ -589,17 +589,23 @@ func (c *conn) feed(dir protocol.Direction, b []byte, now time.Time) bool {
 	if c.closing {
 		return false
 	}
-	if c.decoding {
-		c.safeCall(func() { c.session.Feed(dir, b, now) })
-		if !c.desynced && c.decoding {
-			if err := c.session.Err(); err != nil {
-				c.desynced = true
-				c.srv.metrics.decodeErrors.Inc()
-				c.log.Debug("decoder lost track of this connection; relaying on without decoding", zap.Error(err))
-			}
+	c.decode(dir, b, now)
+	return true
+}
+
+// decode hands a chunk to the session, if it decodes. c.mu must be held.
+func (c *conn) decode(dir protocol.Direction, b []byte, now time.Time) {
+	if !c.decoding {
+		return
+	}
+	c.safeCall(func() { c.session.Feed(dir, b, now) })
+	if !c.desynced && c.decoding {
+		if err := c.session.Err(); err != nil {
+			c.desynced = true
+			c.srv.metrics.decodeErrors.Inc()
+			c.log.Debug("decoder lost track of this connection; relaying on without decoding", zap.Error(err))
 		}
 	}
-	return true
 }
 
 // safeCall runs a session call and turns a panic into "decoding off". Must

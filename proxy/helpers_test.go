@@ -194,6 +194,10 @@ func (tp *tap) accept() {
 // both ways).
 func testConfig() proxy.Config {
 	cfg := proxy.DefaultConfig()
-	cfg.Pumps = os.Getenv("QUERYLENS_TEST_RELAY") == "pumps"
+	cfg.Pumps = testRelayPumps()
 	return cfg
 }
+
+// testRelayPumps reports whether the tests run with the pumps instead of the
+// event loops (QUERYLENS_TEST_RELAY=pumps).
+func testRelayPumps() bool { return os.Getenv("QUERYLENS_TEST_RELAY") == "pumps" }

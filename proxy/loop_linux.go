@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -20,10 +21,11 @@ import (
 
 // The event loops relay plain (non-TLS) connections once the login is
 // through, the way a C relay does: a few goroutines, each with its own
-// epoll set, read whatever socket is ready, lend the chunk to the session
-// and write it to the other socket. Pumps cost a goroutine wake-up per chunk
-// and per connection; a loop is woken once for every connection that became
-// ready meanwhile (see run for how it waits).
+// epoll set, read whatever socket is ready, write the chunk to the other
+// socket and hand it to the session's decoder (see pump for the order).
+// Pumps cost a goroutine wake-up per chunk and per connection; a loop is
+// woken once for every connection that became ready meanwhile, and waits
+// in the kernel rather than in Go's scheduler while it is busy (see run).
 //
 // Sockets are registered edge-triggered for reading, writing and peer
 // shutdown, once. Each side remembers what the kernel last said: canRead
@@ -71,12 +73,13 @@ type eventLoop struct {
 
 // loopPool is a Server's event loops, started on first use.
 type loopPool struct {
-	once  sync.Once
-	err   error
-	loops []*eventLoop
-	next  int
-	mu    sync.Mutex
-	wg    sync.WaitGroup
+	once     sync.Once
+	stopOnce sync.Once
+	err      error
+	loops    []*eventLoop
+	next     int
+	mu       sync.Mutex
+	wg       sync.WaitGroup
 }
 
 type fdState struct {
@@ -111,10 +114,13 @@ func dirOf(side int) protocol.Direction {
 	return protocol.FromServer
 }
 
-// start creates the pool's loops, one per P.
-func (p *loopPool) start(bufSize int) error {
+// start creates the pool's loops: n of them, or one per P when n is 0 (as
+// a C relay runs a thread per CPU). It adds a P for each (see run).
+func (p *loopPool) start(n, bufSize int) error {
 	p.once.Do(func() {
-		n := runtime.GOMAXPROCS(0)
+		if n <= 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
 		for range n {
 			l, err := newEventLoop(bufSize)
 			if err != nil {
@@ -122,6 +128,9 @@ func (p *loopPool) start(bufSize int) error {
 				break
 			}
 			p.loops = append(p.loops, l)
+		}
+		addProcs(len(p.loops))
+		for _, l := range p.loops {
 			p.wg.Add(1)
 			go func() {
 				defer p.wg.Done()
@@ -145,17 +154,28 @@ func (p *loopPool) stopAll() {
 		_, _ = unix.Write(l.wakefd, one[:])
 	}
 	p.wg.Wait()
+	p.stopOnce.Do(func() { addProcs(-len(p.loops)) })
+}
+
+// procsMu serializes the pools' changes to GOMAXPROCS.
+var procsMu sync.Mutex
+
+// addProcs changes GOMAXPROCS by n. A busy loop keeps its P while it waits
+// in epoll_wait, so each loop comes with a P of its own and the rest of the
+// program keeps the Ps it had.
+func addProcs(n int) {
+	if n == 0 {
+		return
+	}
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)+n))
 }
 
 func newEventLoop(bufSize int) (*eventLoop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
-	}
-	// Non-blocking, so that os.NewFile registers it with Go's poller.
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
-		return nil, os.NewSyscallError("fcntl", err)
 	}
 	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
@@ -182,7 +202,7 @@ func (p *loopPool) attach(c *conn, errc chan<- error) *loopConn {
 	if !loopable(c.rawClient) || !loopable(c.rawUp) {
 		return nil
 	}
-	if err := p.start(c.srv.cfg.BufferSize); err != nil || len(p.loops) == 0 {
+	if err := p.start(c.srv.cfg.EventLoops, c.srv.cfg.BufferSize); err != nil || len(p.loops) == 0 {
 		return nil
 	}
 	var fds [2]int
@@ -279,66 +299,122 @@ func keyOf(ev *unix.EpollEvent) uint64 {
 	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }
 
-// run waits on the loop's epoll set through Go's own poller: the set's
-// descriptor is registered there like a socket, and one long RawConn.Read
-// calls epoll_wait without blocking whenever it is readable. A goroutine
-// blocked in epoll_wait itself would hold a thread in a system call, and
-// the runtime hands its P to another thread and back on every wake-up,
-// which costs more than the extra epoll_wait.
+// run waits on the loop's epoll set and relays what it reports, until
+// stopAll wakes it to stop.
+//
+// While its connections are busy a loop waits the way a C relay does: in
+// epoll_wait as a raw system call, keeping its P (the pool added one for
+// it), so that a wake-up is the kernel's alone. Waiting in Go's poller
+// instead costs every hop a pass through the scheduler and often the
+// wake-up of a second thread looking for work, each a context switch
+// that a small machine feels in its QPS. After busyWait without an event
+// the loop waits as an ordinary (blocking) system call, which lets the
+// runtime take the P back: an idle loop holds no P and wakes nobody.
+//
+// A loop holding its P still lets the runtime stop it: the runtime asks
+// a running goroutine to stop (for a garbage collection, say) with a
+// signal, which ends epoll_wait with EINTR, and the loop then yields; it
+// also yields every yieldEvery, before the runtime's monitor would
+// preempt it as a goroutine that ran too long (and then poll quickly for
+// a while).
 func (l *eventLoop) run() {
-	f := os.NewFile(uintptr(l.epfd), "epoll") // closes l.epfd when closed
-	defer f.Close()
+	defer unix.Close(l.epfd)
 	defer unix.Close(l.wakefd)
-	rc, err := f.SyscallConn()
-	if err != nil {
-		panic(err) // os.NewFile of a valid descriptor
-	}
 	events := make([]unix.EpollEvent, 128)
 	var hot, next []*loopConn
+	lastYield := time.Now()
 	for {
-		err := rc.Read(func(uintptr) bool {
-			for {
-				n, err := unix.EpollWait(l.epfd, events, 0)
-				if err == unix.EINTR {
-					continue
-				}
-				if err != nil {
-					// Only a programming error (EBADF, EINVAL) gets here.
-					panic(os.NewSyscallError("epoll_wait", err))
-				}
-				if l.handle(events[:n]) {
-					return true
-				}
-				for _, lc := range hot {
-					lc.mu.Lock()
-					lc.hot = false
-					if !lc.closed && lc.progress(l.buf) {
-						lc.hot = true
-						next = append(next, lc)
-					}
-					lc.mu.Unlock()
-				}
-				clear(hot)
-				hot, next = next, hot[:0]
-				for _, lc := range l.found {
-					hot = append(hot, lc)
-				}
-				clear(l.found)
-				l.found = l.found[:0]
-				if len(hot) == 0 && n < len(events) {
-					// The set is drained: wait for the poller. Events
-					// that come meanwhile make it readable again.
-					return false
-				}
-			}
-		})
-		if err == nil {
-			return // stopped
+		timeout := int(busyWait / time.Millisecond)
+		if len(hot) > 0 {
+			timeout = 0 // connections with more to read are waiting
 		}
-		if !errors.Is(err, unix.EINTR) {
-			panic(err) // the poller failed on a descriptor it accepted
+		n, errno := epollWait(l.epfd, events, timeout)
+		if n == 0 && errno == 0 && timeout > 0 {
+			n, errno = epollWaitIdle(l.epfd, events)
+		}
+		switch {
+		case errno == unix.EINTR:
+			runtime.Gosched()
+			lastYield = time.Now()
+			continue
+		case errno != 0:
+			// Only a programming error (EBADF, EINVAL) gets here.
+			panic(os.NewSyscallError("epoll_pwait", errno))
+		}
+		if l.handle(events[:n]) {
+			return
+		}
+		for _, lc := range hot {
+			lc.mu.Lock()
+			lc.hot = false
+			if !lc.closed && lc.progress(l.buf) {
+				lc.hot = true
+				next = append(next, lc)
+			}
+			lc.mu.Unlock()
+		}
+		clear(hot)
+		hot, next = next, hot[:0]
+		hot = append(hot, l.found...)
+		clear(l.found)
+		l.found = l.found[:0]
+		if now := time.Now(); now.Sub(lastYield) >= yieldEvery {
+			runtime.Gosched()
+			lastYield = now
 		}
 	}
+}
+
+const (
+	// busyWait is how long a loop waits for an event holding its P.
+	busyWait = 4 * time.Millisecond
+	// yieldEvery is how often a busy loop yields its P. The runtime's
+	// monitor preempts a goroutine that ran for 10 ms.
+	yieldEvery = 4 * time.Millisecond
+)
+
+// epollWait is epoll_wait as a raw system call: the P stays with the
+// caller. It must not be inlined: its prologue is where a goroutine
+// interrupted by a preemption signal stops.
+//
+//go:noinline
+func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, unix.Errno) {
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd),
+		uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(msec), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
+}
+
+// epollWaitIdle is epoll_wait without a timeout, as a blocking system
+// call: the runtime takes the P while it waits.
+func epollWaitIdle(epfd int, events []unix.EpollEvent) (int, unix.Errno) {
+	r, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd),
+		uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), ^uintptr(0), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
+}
+
+// sysRead and sysWrite are read(2) and write(2) on a non-blocking socket,
+// which return at once, so they are raw system calls: without the
+// runtime's bookkeeping for calls that may block.
+func sysRead(fd int, b []byte) (int, unix.Errno) {
+	r, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
+}
+
+func sysWrite(fd int, b []byte) (int, unix.Errno) {
+	r, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
 }
 
 // handle applies a batch of events and reports whether the loop is to
@@ -403,10 +479,19 @@ func (lc *loopConn) progress(buf []byte) bool {
 
 // pump relays direction side (read side, write 1-side). It reports whether
 // it stopped with data left to read because the budget ran out.
+//
+// A client's chunk is written first and decoded after, both under c.mu:
+// the server does not wait for the decoder, and as one loop works on both
+// directions of a connection the session still sees every chunk in order,
+// a command before its reply. A server's chunk is decoded first, so that
+// the sink has a statement's event before the client has the end of its
+// reply (see TestEventBeforeReply). A chunk read once Shutdown decided to
+// close the connection is not written.
 func (lc *loopConn) pump(side int, buf []byte, budget *int) bool {
 	d := &lc.dirs[side]
 	src := &lc.state[side]
 	dir := dirOf(side)
+	c := lc.c
 	for !d.done && !lc.closed {
 		if !lc.flush(side) {
 			return false
@@ -418,15 +503,15 @@ func (lc *loopConn) pump(side int, buf []byte, budget *int) bool {
 			return true
 		}
 		*budget--
-		n, err := unix.Read(lc.fd[side], buf)
+		n, errno := sysRead(lc.fd[side], buf)
 		switch {
-		case err == unix.EINTR:
+		case errno == unix.EINTR:
 			continue
-		case err == unix.EAGAIN:
+		case errno == unix.EAGAIN:
 			src.canRead = false
 			return false
-		case err != nil:
-			lc.end(side, readError(dir, os.NewSyscallError("read", err)))
+		case errno != 0:
+			lc.end(side, readError(dir, os.NewSyscallError("read", errno)))
 			return false
 		case n == 0:
 			lc.end(side, readError(dir, io.EOF))
@@ -436,12 +521,25 @@ func (lc *loopConn) pump(side int, buf []byte, budget *int) bool {
 			src.canRead = false // drained: wait for the next edge
 		}
 		chunk := buf[:n]
-		if !lc.c.lend(dir, chunk, time.Now()) {
+		now := time.Now()
+		c.mu.Lock()
+		if c.closing {
+			c.mu.Unlock()
 			lc.end(side, errShutdown)
 			return false
 		}
+		c.lastActive.Store(now.UnixNano())
 		d.pending = chunk
-		if !lc.flush(side) {
+		var sent bool
+		if dir == protocol.FromClient {
+			sent = lc.flush(side)
+			c.decode(dir, chunk, now)
+		} else {
+			c.decode(dir, chunk, now)
+			sent = lc.flush(side)
+		}
+		c.mu.Unlock()
+		if !sent {
 			// The peer is full: keep the rest, as buf is the loop's.
 			if len(d.pending) > 0 {
 				if d.store == nil {
@@ -464,16 +562,16 @@ func (lc *loopConn) flush(side int) bool {
 		if !dst.canWrite {
 			return false
 		}
-		n, err := unix.Write(lc.fd[1-side], d.pending)
+		n, errno := sysWrite(lc.fd[1-side], d.pending)
 		switch {
-		case err == unix.EINTR:
+		case errno == unix.EINTR:
 			continue
-		case err == unix.EAGAIN:
+		case errno == unix.EAGAIN:
 			dst.canWrite = false
 			return false
-		case err != nil:
+		case errno != 0:
 			dir := dirOf(side)
-			lc.end(side, &relayError{side: peerName(dir), op: "write", err: os.NewSyscallError("write", err)})
+			lc.end(side, &relayError{side: peerName(dir), op: "write", err: os.NewSyscallError("write", errno)})
 			return false
 		}
 		lc.c.srv.metrics.relayedBytes(dirOf(side)).Add(float64(n))

@@ -3,8 +3,10 @@ package proxy_test
 import (
 	"database/sql"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -107,4 +109,62 @@ func TestRelayBulkBesideSmall(t *testing.T) {
 	for err := range errs {
 		assert.NoError(t, err)
 	}
+}
+
+// TestEventLoopProcs: each event loop comes with a P of its own, as a busy
+// loop holds one while it waits in epoll_wait, and gives it back when the
+// server stops; loops holding their Ps still let the runtime stop the
+// world, here for a hundred collections while four connections keep them
+// busy.
+func TestEventLoopProcs(t *testing.T) {
+	if runtime.GOOS != "linux" || testRelayPumps() {
+		t.Skip("event loops are not used here")
+	}
+	srv := testdb.Require(t)
+	checkLeaks(t)
+	before := runtime.GOMAXPROCS(0)
+	p := startObserved(t, srv.Addr, proxyOpts{config: func(c *proxy.Config) { c.EventLoops = 3 }})
+	db, err := sql.Open("mysql", srv.DSN(p.addr, testdb.Schema))
+	require.NoError(t, err)
+	defer db.Close()
+	db.SetMaxOpenConns(4)
+	require.NoError(t, db.Ping())
+	assert.Equal(t, before+3, runtime.GOMAXPROCS(0), "GOMAXPROCS with three loops")
+
+	stop := make(chan struct{})
+	errs := make(chan error, 4)
+	var wg sync.WaitGroup
+	var queries atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var n int
+				if err := db.QueryRow("SELECT 1").Scan(&n); err != nil {
+					errs <- err
+					return
+				}
+				queries.Add(1)
+			}
+		}()
+	}
+	for range 100 {
+		runtime.GC()
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	assert.Positive(t, queries.Load())
+	require.NoError(t, db.Close())
+	require.NoError(t, p.srv.Close())
+	assert.Equal(t, before, runtime.GOMAXPROCS(0), "GOMAXPROCS once the server stopped")
 }

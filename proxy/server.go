@@ -52,6 +52,10 @@ type Config struct {
 	// per direction) instead of the event loops. TLS connections and
 	// systems other than Linux always use pumps.
 	Pumps bool
+	// EventLoops is how many event loops relay connections; 0 means as
+	// many as GOMAXPROCS. Each loop adds one to GOMAXPROCS while it runs:
+	// a busy loop holds a P as it waits.
+	EventLoops int
 
 	// ClientTLS, when set, is offered to clients (CLIENT_SSL stays in the
 	// greeting) whenever the upstream offers TLS too; nil hides CLIENT_SSL

@@ -26,6 +26,7 @@ type config struct {
 	maxConnections  int
 	maxSQLBytes     int
 	relay           string
+	eventLoops      int
 	maxDigests      int
 	topDigests      int
 
@@ -113,6 +114,7 @@ func runFlags(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.dialTimeout, "dial-timeout", 5*time.Second, "timeout for connecting to the upstream")
 	fs.IntVar(&cfg.maxConnections, "max-connections", 0, "client connections served at once; more get MySQL error 1040 \"Too many connections\" (0: no limit but the server's own max_connections)")
 	fs.StringVar(&cfg.relay, "relay", "event-loop", "how connections are relayed after the login: event-loop (a few epoll loops, Linux) or pumps (two goroutines per connection, as TLS connections always are)")
+	fs.IntVar(&cfg.eventLoops, "event-loops", 0, "event loops relaying connections (0: one per CPU the Go runtime uses); each adds one to GOMAXPROCS")
 	fs.IntVar(&cfg.maxSQLBytes, "max-sql-bytes", 64<<10, "statement text kept per command for fingerprinting")
 	fs.IntVar(&cfg.maxDigests, "max-digests", stats.DefaultConfig().MaxDigests, "distinct (fingerprint, schema) pairs tracked; more are folded into an overflow entry")
 	fs.IntVar(&cfg.topDigests, "metrics-top-digests", 100, "fingerprints exported per-series in /metrics (top by total time); the rest are folded into one")
@@ -215,6 +217,9 @@ func (c *config) validate() error {
 	case "event-loop", "pumps":
 	default:
 		return bad("relay", "%q is not one of event-loop, pumps", c.relay)
+	}
+	if c.eventLoops < 0 {
+		return bad("event-loops", "must not be negative (0 means the default)")
 	}
 	if c.maxSQLBytes < 64 {
 		return bad("max-sql-bytes", "%d is below the minimum of 64", c.maxSQLBytes)
