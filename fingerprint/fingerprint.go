@@ -80,10 +80,22 @@ const MaxLiteralHashes = 8
 // calls. It is not safe for concurrent use: keep one per goroutine (for
 // example per connection).
 type Fingerprinter struct {
-	cfg  Config
-	buf  []byte
-	tags []Tag
-	n    normalizer // kept between calls: it is too big to clear for every statement
+	cfg   Config
+	buf   []byte
+	tags  []Tag
+	n     normalizer // kept between calls: it is too big to clear for every statement
+	texts [textCacheSize]cachedText
+}
+
+// textCacheSize is how many recent Texts a Fingerprinter keeps, by digest:
+// an application runs the same few statements over and over, and handing
+// out the Text it made last time saves the one allocation a fingerprint
+// otherwise costs. At most textCacheSize * Config.MaxText bytes are held.
+const textCacheSize = 64
+
+type cachedText struct {
+	digest Digest
+	text   string
 }
 
 // New returns a Fingerprinter with the limits of cfg; zero or negative
@@ -99,8 +111,9 @@ func New(cfg Config) *Fingerprinter {
 }
 
 // Fingerprint normalizes sql and returns its digest, display text and
-// sqlcommenter tags. In steady state it allocates once, for Text (plus the
-// tags when there are any). sql is only read, never kept.
+// sqlcommenter tags. It allocates nothing for a statement whose text it made
+// recently (see textCacheSize), else once, for Text; tags allocate their
+// own when there are any. sql is only read, never kept.
 func (f *Fingerprinter) Fingerprint(sql string) Fingerprint {
 	return f.fingerprint(unsafe.Slice(unsafe.StringData(sql), len(sql)))
 }
@@ -126,7 +139,7 @@ func (f *Fingerprinter) fingerprint(sql []byte) Fingerprint {
 		text = text[:cut]
 		fp.Truncated = true
 	}
-	fp.Text = string(text)
+	fp.Text = f.textOf(fp.Digest, text)
 	if len(f.tags) > 0 {
 		fp.Tags = f.tags
 		f.tags = nil // handed over to the caller
@@ -135,6 +148,17 @@ func (f *Fingerprinter) fingerprint(sql []byte) Fingerprint {
 		f.buf = nil
 	}
 	return fp
+}
+
+// textOf returns text as a string, the one made for digest last time when
+// it is the same.
+func (f *Fingerprinter) textOf(digest Digest, text []byte) string {
+	c := &f.texts[uint64(digest)%textCacheSize]
+	if c.digest == digest && c.text == string(text) {
+		return c.text
+	}
+	c.digest, c.text = digest, string(text)
+	return c.text
 }
 
 // cutText returns the length of the longest prefix of text that ends at a
