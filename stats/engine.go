@@ -238,10 +238,13 @@ func (e *Engine) stop() {
 	e.publish()
 }
 
-// Polling of the queue while it is busy (see Run).
+// Polling of the queue while it is busy (see Run): every 5 ms, which at
+// 1 ms cost 6 % more relay CPU per query under sysbench's read/write mix
+// (more wake-ups of the writer, each with colder caches), and back to
+// parking after 50 ms without an event.
 const (
-	pollInterval   = time.Millisecond
-	pollIdleRounds = 50
+	pollInterval   = 5 * time.Millisecond
+	pollIdleRounds = 10
 )
 
 // drainAll applies the events queued now, reading the clock once per
