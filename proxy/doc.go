@@ -25,7 +25,8 @@
 // (no command in flight), Close closes everything at once. A connection's
 // goroutine dials the upstream and takes part in the login; then, on Linux
 // and without TLS, it hands both sockets to one of a few event loops (see
-// loop_linux.go; one per P, waiting through Go's poller), and otherwise
+// loop_linux.go; one per P by default, each adding a P of its own, as a
+// busy loop waits in epoll_wait holding one), and otherwise
 // starts two pump goroutines (clientToServer, serverToClient). Either way
 // the first direction to end closes both sockets, except that a client's
 // clean EOF only half-closes the upstream so a response in flight still
