@@ -54,7 +54,8 @@ type Config struct {
 	Pumps bool
 	// EventLoops is how many event loops relay connections; 0 means as
 	// many as GOMAXPROCS. Each loop adds one to GOMAXPROCS while it runs:
-	// a busy loop holds a P as it waits.
+	// a busy loop holds a P as it waits. Setting GOMAXPROCS ends the
+	// runtime's own updates of it from the container's CPU limit.
 	EventLoops int
 
 	// ClientTLS, when set, is offered to clients (CLIENT_SSL stays in the
