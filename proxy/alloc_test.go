@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"io"
+	"math"
 	"net"
 	"testing"
 
@@ -27,16 +28,26 @@ func TestRelayAllocations(t *testing.T) {
 		require.NoError(t, err)
 		buf := make([]byte, len(resp))
 		var ioErr error
-		allocs := testing.AllocsPerRun(200, func() {
-			if _, err := c.Write(benchQuery); err != nil {
-				ioErr = err
-				return
+		// The least of three attempts: on a loaded machine a pump's wait can
+		// outlast its confirm deadline (confirmDelay), whose expiry
+		// allocates its error; that is not the relay's steady state, while
+		// an allocation per query or frame shows in every attempt.
+		allocs := math.Inf(1)
+		for range 3 {
+			allocs = min(allocs, testing.AllocsPerRun(200, func() {
+				if _, err := c.Write(benchQuery); err != nil {
+					ioErr = err
+					return
+				}
+				if _, err := io.ReadFull(c, buf); err != nil {
+					ioErr = err
+				}
+			}))
+			require.NoError(t, ioErr)
+			if allocs <= 2 {
+				break
 			}
-			if _, err := io.ReadFull(c, buf); err != nil {
-				ioErr = err
-			}
-		})
-		require.NoError(t, ioErr)
+		}
 		require.Equal(t, resp, buf, "relayed unchanged")
 		if allocs > 2 {
 			t.Errorf("%d rows: %v allocations per query, want at most 2 (event and SQL text)", rows, allocs)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -157,8 +158,19 @@ func (p *loopPool) stopAll() {
 	p.stopOnce.Do(func() { addProcs(-len(p.loops)) })
 }
 
-// procsMu serializes the pools' changes to GOMAXPROCS.
-var procsMu sync.Mutex
+// procsMu serializes the pools' changes to GOMAXPROCS; procsAdded is
+// what they added, over all pools.
+var (
+	procsMu    sync.Mutex
+	procsAdded atomic.Int64
+)
+
+// canHoldP reports whether a loop may keep its P while it waits: whether
+// GOMAXPROCS still leaves a P to the rest of the program beside every
+// loop's.
+func canHoldP() bool {
+	return int64(runtime.GOMAXPROCS(0)) > procsAdded.Load()
+}
 
 // addProcs changes GOMAXPROCS by n. A busy loop keeps its P while it waits
 // in epoll_wait, so each loop comes with a P of its own and the rest of the
@@ -170,6 +182,7 @@ func addProcs(n int) {
 	procsMu.Lock()
 	defer procsMu.Unlock()
 	runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)+n))
+	procsAdded.Add(int64(n))
 }
 
 func newEventLoop(bufSize int) (*eventLoop, error) {
@@ -311,6 +324,11 @@ func keyOf(ev *unix.EpollEvent) uint64 {
 // the loop waits as an ordinary (blocking) system call, which lets the
 // runtime take the P back: an idle loop holds no P and wakes nobody.
 //
+// A loop holds its P only while the pool's Ps are there (canHoldP): when
+// GOMAXPROCS was lowered since (testing.AllocsPerRun sets it to 1), a loop
+// blocked with the only P would stop every other goroutine, so it waits
+// as a blocking system call all the time.
+//
 // A loop holding its P still lets the runtime stop it: the runtime asks
 // a running goroutine to stop (for a garbage collection, say) with a
 // signal, which ends epoll_wait with EINTR, and the loop then yields; it
@@ -323,19 +341,26 @@ func (l *eventLoop) run() {
 	events := make([]unix.EpollEvent, 128)
 	var hot, next []*loopConn
 	lastYield := time.Now()
+	hold := canHoldP()
 	for {
-		timeout := int(busyWait / time.Millisecond)
-		if len(hot) > 0 {
-			timeout = 0 // connections with more to read are waiting
-		}
-		n, errno := epollWait(l.epfd, events, timeout)
-		if n == 0 && errno == 0 && timeout > 0 {
+		var n int
+		var errno unix.Errno
+		switch {
+		case len(hot) > 0: // connections with more to read are waiting
+			n, errno = epollWait(l.epfd, events, 0)
+		case hold:
+			n, errno = epollWait(l.epfd, events, int(busyWait/time.Millisecond))
+			if n == 0 && errno == 0 {
+				n, errno = epollWaitIdle(l.epfd, events)
+			}
+		default:
 			n, errno = epollWaitIdle(l.epfd, events)
 		}
 		switch {
 		case errno == unix.EINTR:
 			runtime.Gosched()
 			lastYield = time.Now()
+			hold = canHoldP()
 			continue
 		case errno != 0:
 			// Only a programming error (EBADF, EINVAL) gets here.
@@ -361,6 +386,7 @@ func (l *eventLoop) run() {
 		if now := time.Now(); now.Sub(lastYield) >= yieldEvery {
 			runtime.Gosched()
 			lastYield = now
+			hold = canHoldP()
 		}
 	}
 }
