@@ -427,16 +427,11 @@ func epollWaitIdle(epfd int, events []unix.EpollEvent) (int, unix.Errno) {
 // sysRead and sysWrite are read(2) and write(2) on a non-blocking socket,
 // which return at once, so they are raw system calls: without the
 // runtime's bookkeeping for calls that may block.
-func sysRead(fd int, b []byte) (int, unix.Errno) {
-	r, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), 0
-}
+func sysRead(fd int, b []byte) (int, unix.Errno)  { return rawIO(unix.SYS_READ, fd, b) }
+func sysWrite(fd int, b []byte) (int, unix.Errno) { return rawIO(unix.SYS_WRITE, fd, b) }
 
-func sysWrite(fd int, b []byte) (int, unix.Errno) {
-	r, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+func rawIO(trap uintptr, fd int, b []byte) (int, unix.Errno) {
+	r, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 	if e != 0 {
 		return 0, e
 	}
