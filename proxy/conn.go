@@ -527,6 +527,32 @@ func (c *conn) lend(dir protocol.Direction, b []byte, now time.Time) bool {
 	return c.feed(dir, b, now)
 }
 
+// lendAround relays a chunk read at now with send, which writes it without
+// blocking, and lends it to the session, both under c.mu. A client's chunk
+// is sent first and decoded after, so the server does not wait for the
+// decoder; a server's chunk is decoded first, so that the sink has a
+// statement's event before the client has the end of its reply (see
+// TestEventBeforeReply). Holding c.mu throughout, the session still sees a
+// command before its reply when one goroutine relays both directions.
+// ok is false, and nothing is sent, once Shutdown decided to close the
+// connection; sent is what send reported.
+func (c *conn) lendAround(dir protocol.Direction, b []byte, now time.Time, send func() bool) (sent, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false, false
+	}
+	c.lastActive.Store(now.UnixNano())
+	if dir == protocol.FromClient {
+		sent = send()
+		c.decode(dir, b, now)
+	} else {
+		c.decode(dir, b, now)
+		sent = send()
+	}
+	return sent, true
+}
+
 // grow doubles a pump buffer that a read of n bytes filled, up to
 // Config.BufferSize.
 func (c *conn) grow(buf []byte, n int) []byte {

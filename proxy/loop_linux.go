@@ -23,7 +23,8 @@ import (
 // The event loops relay plain (non-TLS) connections once the login is
 // through, the way a C relay does: a few goroutines, each with its own
 // epoll set, read whatever socket is ready, write the chunk to the other
-// socket and hand it to the session's decoder (see pump for the order).
+// socket and hand it to the session's decoder (conn.lendAround says in
+// which order).
 // Pumps cost a goroutine wake-up per chunk and per connection; a loop is
 // woken once for every connection that became ready meanwhile, and waits
 // in the kernel rather than in Go's scheduler while it is busy (see run).
@@ -499,20 +500,13 @@ func (lc *loopConn) progress(buf []byte) bool {
 }
 
 // pump relays direction side (read side, write 1-side). It reports whether
-// it stopped with data left to read because the budget ran out.
-//
-// A client's chunk is written first and decoded after, both under c.mu:
-// the server does not wait for the decoder, and as one loop works on both
-// directions of a connection the session still sees every chunk in order,
-// a command before its reply. A server's chunk is decoded first, so that
-// the sink has a statement's event before the client has the end of its
-// reply (see TestEventBeforeReply). A chunk read once Shutdown decided to
-// close the connection is not written.
+// it stopped with data left to read because the budget ran out. Each chunk
+// is written and decoded in the order conn.lendAround gives; one read once
+// Shutdown decided to close the connection is not written.
 func (lc *loopConn) pump(side int, buf []byte, budget *int) bool {
 	d := &lc.dirs[side]
 	src := &lc.state[side]
 	dir := dirOf(side)
-	c := lc.c
 	for !d.done && !lc.closed {
 		if !lc.flush(side) {
 			return false
@@ -542,24 +536,13 @@ func (lc *loopConn) pump(side int, buf []byte, budget *int) bool {
 			src.canRead = false // drained: wait for the next edge
 		}
 		chunk := buf[:n]
-		now := time.Now()
-		c.mu.Lock()
-		if c.closing {
-			c.mu.Unlock()
+		d.pending = chunk
+		sent, ok := lc.c.lendAround(dir, chunk, time.Now(), func() bool { return lc.flush(side) })
+		if !ok {
+			d.pending = nil
 			lc.end(side, errShutdown)
 			return false
 		}
-		c.lastActive.Store(now.UnixNano())
-		d.pending = chunk
-		var sent bool
-		if dir == protocol.FromClient {
-			sent = lc.flush(side)
-			c.decode(dir, chunk, now)
-		} else {
-			c.decode(dir, chunk, now)
-			sent = lc.flush(side)
-		}
-		c.mu.Unlock()
 		if !sent {
 			// The peer is full: keep the rest, as buf is the loop's.
 			if len(d.pending) > 0 {
