@@ -78,14 +78,9 @@ func (s *Session) startCommand(p *packet) {
 		s.desync(FromClient, p, "command", 0, "too many commands in flight")
 		return
 	}
-	ev := &Event{
-		User:       s.user,
-		Schema:     s.schema,
-		ClientAddr: s.cfg.ClientAddr,
-		ConnID:     s.connID,
-		Sent:       p.start,
-		BytesIn:    uint64(p.wire),
-	}
+	ev := newEvent()
+	ev.User, ev.Schema, ev.ClientAddr, ev.ConnID = s.user, s.schema, s.cfg.ClientAddr, s.connID
+	ev.Sent, ev.BytesIn = p.start, uint64(p.wire)
 	c := command{ev: ev, kind: respResult}
 	data := p.payload
 	if p.length == 0 {

@@ -3,13 +3,15 @@ package protocol
 import (
 	"math"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
 
 // Event describes one command and its complete response, or the outcome of a
-// connection's handshake (Command == ComConnect). A Session allocates a fresh
-// Event per command and hands it to its Handler, which then owns it.
+// connection's handshake (Command == ComConnect). A Session hands a fresh
+// Event per command to its Handler, which then owns it (and may give it back
+// with Release).
 type Event struct {
 	// Command is the command byte (ComQuery, ComInitDB, ...). ComConnect marks
 	// the end of the connection phase; its ErrorCode is set when login failed.
@@ -115,6 +117,26 @@ type Event struct {
 	// Incomplete is set when the connection closed (or the decoder lost
 	// track) before the response ended.
 	Incomplete bool
+}
+
+// eventPool holds the Events given back with Release. An Event is a few
+// hundred bytes with pointers: allocating one per command was the decoder's
+// largest cost under load (allocation and the garbage collector's share of
+// it, paid by the relay's loops).
+var eventPool = sync.Pool{New: func() any { return new(Event) }}
+
+// newEvent returns a zeroed Event, reused when one was released.
+func newEvent() *Event { return eventPool.Get().(*Event) }
+
+// Release gives ev back for reuse by a later command of any Session. Only
+// the event's owner (the Handler it was emitted to, or whoever that handed
+// it to) may call it, once, when nothing refers to ev itself any more: the
+// values it held stay valid (SQL, Params and the other strings and slices
+// are not reused), but the Event is zeroed and handed out again. Owners that
+// do not call it lose nothing but speed: the event is then collected.
+func (ev *Event) Release() {
+	*ev = Event{}
+	eventPool.Put(ev)
 }
 
 // Latency returns End − Sent: what the client waited, or 0 when unknown.

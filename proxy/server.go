@@ -21,7 +21,8 @@ import (
 var ErrServerClosed = errors.New("proxy: server closed")
 
 // Sink receives decoded events. Observe must not block: it is called from
-// the relay goroutines.
+// the relay goroutines. The sink owns each event it is given (the relay
+// keeps no reference): it may give it back with protocol.(*Event).Release.
 type Sink interface {
 	Observe(*protocol.Event)
 }

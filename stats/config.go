@@ -23,6 +23,13 @@ type Config struct {
 	// it. Default 65536.
 	QueueSize int
 
+	// RecycleEvents makes the writer give every event back with
+	// protocol.(*Event).Release once it is applied, for a producer whose
+	// events come from protocol.Session and are observed once and kept by
+	// no one (the proxy). A producer that observes one event twice, or reads
+	// it afterwards, must leave it off.
+	RecycleEvents bool
+
 	// PublishInterval is how often the writer publishes a snapshot when
 	// something changed. Default 250ms.
 	PublishInterval time.Duration

@@ -318,6 +318,9 @@ func (e *Engine) apply(it item) {
 		return
 	}
 	e.w.apply(ev)
+	if e.w.cfg.RecycleEvents {
+		ev.Release() // not after a panic: what failed may still point at it
+	}
 }
 
 func (e *Engine) checkReset() {

@@ -70,8 +70,14 @@ func (w *wire) pause(d time.Duration) *wire { w.at += d; return w }
 // findings once it has stopped (which ends every open unit).
 func findings(t *testing.T, cfg stats.FindingsConfig, wires ...*wire) *stats.Snapshot {
 	t.Helper()
-	cfg.EventTime = true
-	e := newEngine(t, stats.Config{Findings: cfg})
+	return run(t, stats.Config{Findings: cfg}, wires...)
+}
+
+// run is findings with the engine's whole configuration.
+func run(t *testing.T, cfg stats.Config, wires ...*wire) *stats.Snapshot {
+	t.Helper()
+	cfg.Findings.EventTime = true
+	e := newEngine(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { e.Run(ctx); close(done) }()
@@ -131,6 +137,36 @@ func TestNPlusOneFeedReader(t *testing.T) {
 	j.q("SELECT * FROM feeds WHERE item_id IN (1,2,3,4,5,6,7,8,9,10)", 30)
 	j.quit()
 	assert.Empty(t, findings(t, stats.FindingsConfig{}, j).Findings)
+}
+
+// TestRecycledEventsCountTheSame: an engine that gives every event back
+// for reuse once applied (RecycleEvents, as the daemon runs) ends with the
+// same statistics and findings, examples included, as one that keeps them;
+// and it did give them back (a released event is zeroed).
+func TestRecycledEventsCountTheSame(t *testing.T) {
+	workload := func() *wire {
+		w := newWire("10.0.0.1:5000", 7, 0).connect()
+		for range 3 {
+			w.q("BEGIN", 0)
+			w.q("SELECT id, title FROM items ORDER BY id LIMIT 20", 20)
+			for i := range 20 {
+				w.q(fmt.Sprintf("SELECT * FROM feeds WHERE item_id = %d", i+1), 3)
+			}
+			w.q("UPDATE items SET seen = seen + 1 WHERE id = 7", 0)
+			w.q("COMMIT", 0)
+		}
+		return w.quit()
+	}
+	kept, recycled := workload(), workload()
+	want := run(t, stats.Config{LogLiterals: true}, kept)
+	got := run(t, stats.Config{LogLiterals: true, RecycleEvents: true}, recycled)
+	require.NotEmpty(t, want.Findings)
+	require.NotEmpty(t, want.Findings[0].Examples)
+	assert.Equal(t, comparable(t, want), comparable(t, got))
+	for i, ev := range recycled.evs {
+		require.Equal(t, protocol.Event{}, *ev, "event %d was not given back", i)
+	}
+	assert.NotEmpty(t, kept.evs[1].SQL, "without RecycleEvents events are left alone")
 }
 
 func TestIndependentLookupsAreNoLoop(t *testing.T) {

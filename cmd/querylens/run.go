@@ -118,6 +118,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	scfg.SlowThreshold = cfg.slowThreshold
 	scfg.QueryLogSample = cfg.queryLogSample
 	scfg.LogLiterals = cfg.logLiterals
+	scfg.RecycleEvents = true // the proxy observes each event once and keeps none
 	if cfg.queryLog != "" {
 		qlog, closeLog, rotate, err := newQueryLog(cfg, stdout)
 		if err != nil {

@@ -60,7 +60,9 @@ func startQuerylensSink(t *testing.T, upstream string, wrap func(proxy.Sink) pro
 	t.Helper()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	reg := prometheus.NewRegistry()
-	engine, err := stats.New(stats.DefaultConfig(), log.Named("stats"))
+	scfg := stats.DefaultConfig()
+	scfg.RecycleEvents = true // as the daemon runs it
+	engine, err := stats.New(scfg, log.Named("stats"))
 	require.NoError(t, err)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	engineDone := make(chan struct{})
