@@ -83,14 +83,15 @@ func (e *env) roundTripTests(ctx context.Context) error {
 	ts := e.targets(hap, ql)
 	w := e.report
 	fmt.Fprintf(w, "\n## Round trips over one connection (go-sql-driver)\n\n")
-	fmt.Fprintf(w, "%d round trips per run after %d of warm-up, medians over %d interleaved rounds of each run's p50 and p99, in µs. Targets: querylens p50 ≤ HAProxy + 10 µs, p99 ≤ HAProxy + 50 µs.\n\n", e.o.roundTrips, e.o.roundTrips/10, e.o.rounds)
+	fmt.Fprintf(w, "%d round trips per run after %d of warm-up, medians over %d interleaved rounds (the order of the paths rotating from round to round) of each run's p50 and p99, in µs. Targets: querylens p50 ≤ HAProxy + 10 µs, p99 ≤ HAProxy + 50 µs.\n\n", e.o.roundTrips, e.o.roundTrips/10, e.o.rounds)
 	fmt.Fprintln(w, "| statement | direct p50 | HAProxy p50 | querylens p50 | Δ p50 | direct p99 | HAProxy p99 | querylens p99 | Δ p99 |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, prepared := range []bool{false, true} {
 		p50 := make([][]float64, len(ts))
 		p99 := make([][]float64, len(ts))
-		for range e.o.rounds {
-			for i, t := range ts {
+		for round := range e.o.rounds {
+			for _, i := range order(len(ts), round) {
+				t := ts[i]
 				dsn, err := e.dsn(t.addr, prepared)
 				if err != nil {
 					return err
