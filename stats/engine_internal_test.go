@@ -214,3 +214,44 @@ func BenchmarkPreparedLookup(b *testing.B) {
 		w.find.prepared(&exec)
 	}
 }
+
+// BenchmarkApplyTransactions measures the writer per statement of a
+// sysbench-like read/write transaction on one connection (BEGIN, ten point
+// reads, a range read, UPDATE, DELETE, INSERT, COMMIT): the finder opens
+// and closes a unit of work per transaction, with an entry per shape.
+func BenchmarkApplyTransactions(b *testing.B) {
+	w := newWriter(DefaultConfig(), zap.NewNop())
+	const inTx = 0x0001 | 0x0002 // SERVER_STATUS_IN_TRANS | AUTOCOMMIT
+	var tx []*protocol.Event
+	add := func(sql string, rows uint64, status uint16) {
+		tx = append(tx, &protocol.Event{Command: protocol.ComQuery, SQL: sql, SQLLength: len(sql),
+			User: "app", Schema: "sbtest", ClientAddr: "10.0.0.1:5000", ConnID: 1,
+			RowsSent: rows, Results: 1, Status: status})
+	}
+	add("BEGIN", 0, inTx)
+	for i := range 10 {
+		add("SELECT c FROM sbtest1 WHERE id="+strconv.Itoa(100+i*37), 1, inTx)
+	}
+	add("SELECT c FROM sbtest1 WHERE id BETWEEN 500 AND 599", 100, inTx)
+	add("UPDATE sbtest1 SET k=k+1 WHERE id=4711", 0, inTx)
+	add("DELETE FROM sbtest1 WHERE id=4712", 0, inTx)
+	add("INSERT INTO sbtest1 (id, k, c, pad) VALUES (4712, 1, 'c', 'p')", 0, inTx)
+	add("COMMIT", 0, 0x0002)
+	at := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	apply := func(ev *protocol.Event) {
+		at = at.Add(100 * time.Microsecond)
+		ev.Sent, ev.Start, ev.FirstResponse, ev.End = at, at, at.Add(30*time.Microsecond), at.Add(60*time.Microsecond)
+		w.apply(ev)
+	}
+	for range 100 { // warm up: every key exists, histograms have grown
+		for _, ev := range tx {
+			apply(ev)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		apply(tx[i%len(tx)])
+		i++
+	}
+}

@@ -229,6 +229,11 @@ type finder struct {
 	scratch  []byte
 
 	valueTables valueSlotPool // for unitDigest.vals
+	// Units and their statements, kept for reuse once closed: a
+	// transaction of twenty statements would otherwise allocate some
+	// thirty times (the unit, its map and lists, one entry per shape).
+	freeUnits   []*unit
+	freeDigests []*unitDigest
 
 	// Monotonic, never reset: exported as Prometheus counters.
 	created [len(kindIndex)]uint64
@@ -655,10 +660,60 @@ func traceID(tags []fingerprint.Tag) string {
 }
 
 func (f *finder) newUnit(kind unitKind, ev *protocol.Event) *unit {
-	return &unit{
-		kind: kind, connID: ev.ConnID, client: ev.ClientAddr, user: ev.User,
-		start: ev.Sent, last: ev.Sent,
+	u := &unit{}
+	if n := len(f.freeUnits); n > 0 {
+		u = f.freeUnits[n-1]
+		f.freeUnits[n-1] = nil
+		f.freeUnits = f.freeUnits[:n-1]
 	}
+	u.kind, u.connID, u.client, u.user = kind, ev.ConnID, ev.ClientAddr, ev.User
+	u.start, u.last = ev.Sent, ev.Sent
+	return u
+}
+
+// newUnitDigest returns a zeroed unitDigest, reused when one is free.
+func (f *finder) newUnitDigest() *unitDigest {
+	n := len(f.freeDigests)
+	if n == 0 {
+		return &unitDigest{}
+	}
+	ud := f.freeDigests[n-1]
+	f.freeDigests[n-1] = nil
+	f.freeDigests = f.freeDigests[:n-1]
+	return ud
+}
+
+// Bounds of the finder's free lists: what open units of a busy proxy
+// turn over, not what a burst of closes would leave.
+const (
+	maxFreeUnits   = 256
+	maxFreeDigests = 4096
+)
+
+// recycle keeps a closed unit and its statements for reuse: zeroed, with
+// the room their map, lists and tables grew kept. Nothing may refer to u
+// (its owner let go) or to its unitDigests and rows (only u did); what
+// findings took from them was copied.
+func (f *finder) recycle(u *unit) {
+	for _, ud := range u.order {
+		if len(f.freeDigests) >= maxFreeDigests {
+			break
+		}
+		ex := ud.examples
+		clear(ex) // the SQL and parameters they point at are not ours to keep alive
+		*ud = unitDigest{examples: ex[:0]}
+		f.freeDigests = append(f.freeDigests, ud)
+	}
+	if len(f.freeUnits) >= maxFreeUnits || len(u.digests) > 64 {
+		return // a big unit's map would keep its size
+	}
+	digests, order, tags, slots := u.digests, u.order, u.tags, u.rows.slots
+	clear(digests)
+	clear(order)
+	clear(tags)
+	clear(slots)
+	*u = unit{digests: digests, order: order[:0], tags: tags[:0], rows: rowTable{slots: slots}}
+	f.freeUnits = append(f.freeUnits, u)
 }
 
 // add records one statement, which took lat, in u.
@@ -686,7 +741,8 @@ func (f *finder) add(u *unit, ev *protocol.Event, fp *fingerprint.Fingerprint, a
 		if u.digests == nil {
 			u.digests = map[fingerprint.Digest]*unitDigest{}
 		}
-		ud = &unitDigest{digest: fp.Digest, text: a.text, schema: a.schema, kind: a.info.Kind, first: ev.Sent, agg: a}
+		ud = f.newUnitDigest()
+		ud.digest, ud.text, ud.schema, ud.kind, ud.first, ud.agg = fp.Digest, a.text, a.schema, a.info.Kind, ev.Sent, a
 		ud.keys = f.keyInfo(fp.Digest, a)
 		// The SELECTs whose rows may drive a loop over this statement.
 		for _, s := range u.recent {
@@ -903,6 +959,7 @@ func (f *finder) closeUnit(u *unit) {
 	for _, ud := range u.order {
 		ud.vals.release(&f.valueTables)
 	}
+	f.recycle(u)
 }
 
 // loopSource picks the SELECT whose rows drive ud: one that ran before
