@@ -11,10 +11,16 @@ import (
 
 // TestRelayAllocations guards the relay's budget: nothing per relayed
 // frame, so a query answered with 5,000 rows costs what a 1-row query
-// costs, its event and its SQL text. The count is the whole process's
-// (fake server and client allocate nothing per round trip), averaged over
-// many round trips.
+// costs: its SQL text (its event is given back by the sink and reused).
+// The count is the whole process's (fake server and client allocate
+// nothing per round trip), averaged over many round trips. Under the race
+// detector sync.Pool drops some of what it is given, so the event may be
+// allocated too.
 func TestRelayAllocations(t *testing.T) {
+	want := 1.0
+	if raceEnabled {
+		want = 2
+	}
 	for _, rows := range []int{1, 5000} {
 		resp := benchResult(rows)
 		c, err := net.Dial("tcp", querylensRelay(t, fakeServer(t, resp)))
@@ -44,13 +50,13 @@ func TestRelayAllocations(t *testing.T) {
 				}
 			}))
 			require.NoError(t, ioErr)
-			if allocs <= 2 {
+			if allocs <= want {
 				break
 			}
 		}
 		require.Equal(t, resp, buf, "relayed unchanged")
-		if allocs > 2 {
-			t.Errorf("%d rows: %v allocations per query, want at most 2 (event and SQL text)", rows, allocs)
+		if allocs > want {
+			t.Errorf("%d rows: %v allocations per query, want at most %v (the SQL text)", rows, allocs, want)
 		}
 	}
 }
