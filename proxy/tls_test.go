@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -325,13 +326,23 @@ func TestED25519(t *testing.T) {
 		db, err := sql.Open("mysql", c.FormatDSN())
 		require.NoError(t, err)
 		var user string
-		require.NoError(t, db.QueryRow("SELECT CURRENT_USER()").Scan(&user), mode)
+		// go-sql-driver (since 1.9) drops a trailing zero byte from the
+		// data of an auth switch, so a login whose 32-byte ed25519
+		// scramble ends in 0x00 (one in 256) fails in the client with
+		// ErrMalformPkt, with or without a proxy in between: try again.
+		for try := 1; ; try++ {
+			err = db.QueryRow("SELECT CURRENT_USER()").Scan(&user)
+			if !errors.Is(err, mysql.ErrMalformPkt) || try == 3 {
+				break
+			}
+		}
+		require.NoError(t, err, mode)
 		assert.Equal(t, "ed@%", user)
 		db.Close()
 	}
 	var logins int
 	for _, ev := range sink.all() {
-		if ev.Command == protocol.ComConnect && ev.User == "ed" && ev.ErrorCode == 0 {
+		if ev.Command == protocol.ComConnect && ev.User == "ed" && ev.ErrorCode == 0 && !ev.Incomplete {
 			logins++
 		}
 	}
