@@ -509,8 +509,8 @@ func (lc *loopConn) progress(buf []byte) bool {
 
 // pump relays direction side (read side, write 1-side). It reports whether
 // it stopped with data left to read because the budget ran out. Each chunk
-// is written and decoded in the order conn.lendAround gives; one read once
-// Shutdown decided to close the connection is not written.
+// is written and decoded in the order conn.lendAround gives; a chunk read
+// once Shutdown decided to close the connection is not written.
 func (lc *loopConn) pump(side int, buf []byte, budget *int) bool {
 	d := &lc.dirs[side]
 	src := &lc.state[side]

@@ -47,7 +47,10 @@
 //
 // # Ownership
 //
-// Observe takes ownership of the *protocol.Event it is given. Snapshots and
+// Observe takes ownership of the *protocol.Event it is given; with
+// Config.RecycleEvents the writer gives it back (protocol.(*Event).Release)
+// once applied, so the producer must neither observe it twice nor read it
+// afterwards (the proxy does neither). Snapshots and
 // everything they point to are read-only for everyone; Merge builds new
 // ones.
 package stats
