@@ -52,8 +52,10 @@ type Event struct {
 	// Decoding happens when the response starts, against the statement as
 	// the server knew it then (§10). At most 64 parameters are kept (for
 	// BULK, at most 4 sets); more are counted in ParamCount and BulkRows.
-	// Each value is cut to SessionConfig.MaxParamBytes. The strings of one
-	// event share one backing allocation.
+	// Each value is cut to SessionConfig.MaxParamBytes. Params and its
+	// strings are windows of memory shared with other events of the same
+	// session (never written again once handed out): holding one event's
+	// Params keeps a few kilobytes alive.
 	Params []Param
 	// ParamCount is the statement's number of placeholders (num_params of
 	// its PREPARE response) when known; query attributes are not counted.

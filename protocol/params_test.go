@@ -1,6 +1,7 @@
 package protocol_test
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -553,9 +554,9 @@ func TestExecuteAllocations(t *testing.T) {
 		max   float64
 	}{
 		{"small ints and NULL", []bind{{typ: protocol.TypeLong, val: le32(7)}, {typ: protocol.TypeTiny, val: []byte{1}},
-			{typ: protocol.TypeLong, null: true}, {typ: protocol.TypeLongLong, val: le64(0)}}, 2},
+			{typ: protocol.TypeLong, null: true}, {typ: protocol.TypeLongLong, val: le64(0)}}, 1},
 		{"typical row", []bind{{typ: protocol.TypeLongLong, val: le64(123456)}, {typ: protocol.TypeVarString, val: lenencBytes("alice@example.com")},
-			{typ: protocol.TypeVarString, val: lenencBytes("Alice")}, {typ: protocol.TypeDatetime, val: dateBytes(7, 2025, 1, 2, 3, 4, 5, 0, 0)}}, 7},
+			{typ: protocol.TypeVarString, val: lenencBytes("Alice")}, {typ: protocol.TypeDatetime, val: dateBytes(7, 2025, 1, 2, 3, 4, 5, 0, 0)}}, 5},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -574,6 +575,38 @@ func TestExecuteAllocations(t *testing.T) {
 				t.Errorf("%v allocations per EXECUTE, want at most %v", allocs, tc.max)
 			}
 		})
+	}
+}
+
+// TestExecuteValuesOutliveLaterEvents keeps the events of many EXECUTEs
+// and checks their values afterwards: the Params and string bytes of an
+// event are windows of slabs the session shares, which later events must
+// never write over, even when a handler appends to an event's Params.
+func TestExecuteValuesOutliveLaterEvents(t *testing.T) {
+	f := preparedFeeder(t, false, 3, protocol.SessionConfig{MaxParamBytes: 300})
+	type want struct {
+		id        int64
+		name, day string
+	}
+	var evs []*protocol.Event
+	var wants []want
+	for i := range 500 {
+		name := strings.Repeat(string(rune('a'+i%26)), i%280)
+		w := want{id: int64(1000 + i), name: name, day: fmt.Sprintf("2025-02-%02d 00:00:00", 30+i%2)} // no such day: kept as text
+		ev := f.execute(execPayload(1, 0, []bind{
+			{typ: protocol.TypeLongLong, val: le64(uint64(w.id))},
+			{typ: protocol.TypeVarString, val: lenencBytes(name)},
+			{typ: protocol.TypeDatetime, val: dateBytes(4, 2025, 2, 30+i%2, 0, 0, 0, 0, 0)},
+		}, true, false))
+		require.Len(t, ev.Params, 3)
+		ev.Params = append(ev.Params, protocol.Param{Value: "appended"}) // must not reach the next event's
+		evs, wants = append(evs, ev), append(wants, w)
+	}
+	for i, ev := range evs {
+		require.Equal(t, wants[i].id, ev.Params[0].Value, "event %d", i)
+		require.Equal(t, wants[i].name, ev.Params[1].Value, "event %d", i)
+		require.Equal(t, wants[i].day, ev.Params[2].Value, "event %d", i)
+		require.Equal(t, "appended", ev.Params[3].Value, "event %d", i)
 	}
 }
 

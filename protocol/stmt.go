@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Prepared statements: the PREPARE_OK response, the per-connection statement
@@ -455,7 +456,7 @@ const (
 	defaultMaxParamBytes = 256     // SessionConfig.MaxParamBytes
 	maxParams            = 64      // parameters kept per event
 	maxBulkSets          = 4       // BULK_EXECUTE parameter sets whose values are kept
-	maxArenaRetained     = 1 << 16 // largest string scratch kept between events
+	maxArenaRetained     = 1 << 16 // largest text slab kept between events
 )
 
 // Request flags.
@@ -465,15 +466,37 @@ const (
 )
 
 // paramDecoder decodes the parameters of EXECUTE and BULK_EXECUTE requests
-// into Events. Its scratch buffers are reused from one request to the next,
-// so that an event costs its Params slice, one string holding all its string
-// values, and the boxing of the values into Param.Value (free for integers
-// below 256 and empty strings).
+// into Events. An event's Params and the bytes of its string values are
+// windows of slabs the decoder shares among the session's events, so that
+// an event costs only the boxing of its values into Param.Value (free for
+// integers below 256 and empty strings) and, now and then, a new slab.
+//
+// Both slabs are append-only: what was handed to an event is never written
+// again, and a full slab is left to the events that still refer to it.
 type paramDecoder struct {
 	maxBytes int
 	mariaDB  bool        // read values as MariaDB does (see paramValue)
-	arena    []byte      // bytes of the event's string values
-	spans    []paramSpan // where they go
+	slab     []Param     // room for the Params of coming events
+	arena    []byte      // string values; arena[:len] is handed out
+	spans    []paramSpan // where this event's strings go
+}
+
+// Slab sizes: a slab of Params holds the parameters of a few dozen typical
+// statements; the text slab their strings (values are cut to maxBytes).
+const (
+	paramSlab = 32
+	textSlab  = 4 << 10
+)
+
+// params returns an empty slice with room for n parameters, cut from the
+// slab (full capacity n: appending beyond it cannot reach the next event's).
+func (d *paramDecoder) params(n int) []Param {
+	if cap(d.slab)-len(d.slab) < n {
+		d.slab = make([]Param, 0, max(paramSlab, n))
+	}
+	start := len(d.slab)
+	d.slab = d.slab[:start+n]
+	return d.slab[start : start : start+n]
 }
 
 // paramSpan places arena[off:end] into ev.Params[param].Value.
@@ -553,7 +576,7 @@ func (d *paramDecoder) execute(ev *Event, data []byte, full int, st *stmtInfo, q
 	}
 	keep := min(np, maxParams)
 	if keep > 0 {
-		ev.Params = make([]Param, 0, keep)
+		ev.Params = d.params(keep)
 	}
 	for i := range count {
 		t := st.types[i]
@@ -688,7 +711,7 @@ func (d *paramDecoder) bulk(ev *Event, data []byte, full int, st *stmtInfo) {
 		return
 	}
 	keep := min(np*maxBulkSets, maxParams)
-	ev.Params = make([]Param, 0, keep)
+	ev.Params = d.params(keep)
 	for pos < len(data) {
 		for i := range np {
 			ind, next, ok := readU8(data, pos)
@@ -777,6 +800,9 @@ func (d *paramDecoder) add(ev *Event, keep int, p Param, v []byte, n uint64) {
 			if k == 0 {
 				p.Value = ""
 			} else {
+				if d.arena == nil {
+					d.arena = make([]byte, 0, max(textSlab, k))
+				}
 				off := len(d.arena)
 				d.arena = append(d.arena, v[:k]...)
 				d.put(idx, off)
@@ -792,16 +818,18 @@ func (d *paramDecoder) put(idx, off int) {
 	d.spans = append(d.spans, paramSpan{param: idx, off: off, end: len(d.arena)})
 }
 
-// finish turns the arena into one string and hands out its pieces.
+// finish hands out the event's strings: windows of the arena, which is
+// never written below len(arena) again. An arena with little room left (or
+// grown large) is left to the strings in it: the next string starts a new
+// one.
 func (d *paramDecoder) finish(ev *Event) {
-	if len(d.spans) > 0 {
-		all := string(d.arena)
-		for _, sp := range d.spans {
-			ev.Params[sp.param].Value = all[sp.off:sp.end]
+	for _, sp := range d.spans {
+		if sp.end > sp.off {
+			ev.Params[sp.param].Value = unsafe.String(&d.arena[sp.off], sp.end-sp.off)
 		}
 	}
-	d.arena, d.spans = d.arena[:0], d.spans[:0]
-	if cap(d.arena) > maxArenaRetained {
+	d.spans = d.spans[:0]
+	if len(d.arena) > 0 && (cap(d.arena)-len(d.arena) < textSlab/4 || cap(d.arena) > maxArenaRetained) {
 		d.arena = nil
 	}
 }
