@@ -42,8 +42,15 @@
 //
 // # Dependencies
 //
-// go-mysql-server is large: it adds about 55 MiB to the querylens binary
+// go-mysql-server is large: it adds about 51 MiB to the querylens binary
 // (see the README). Only cmd/querylens imports this package, and only in
 // builds without the nodemo tag; protocol, proxy, fingerprint, stats,
 // report and capture never reach it (TestLinkedOnlyWhereUsed).
+//
+// Its REGEXP functions would bring ICU compiled to WebAssembly, compiled
+// again at every start of every querylens process; go.mod replaces that
+// module (github.com/dolthub/go-icu-regex) with internal/icuregex, built on
+// Go's regexp. The server's REGEXP, REGEXP_LIKE, REGEXP_INSTR,
+// REGEXP_SUBSTR and REGEXP_REPLACE therefore take RE2 syntax: no
+// backreferences, no lookaround (see that package's documentation).
 package demo
