@@ -55,9 +55,18 @@ const (
 	sideUpstream = 1
 )
 
-type loopSide struct {
-	lc   *loopConn
-	side int
+// loopSlot holds a registered connection. The epoll data of its sockets
+// is key(slot index, gen, side); gen changes when the slot is freed, so
+// that an event read before a close cannot reach the slot's next tenant.
+type loopSlot struct {
+	lc  *loopConn
+	gen uint32
+}
+
+// key returns the epoll data of side of the connection in slot i: never 0,
+// which is the wake fd's.
+func key(i int, gen uint32, side int) uint64 {
+	return uint64(gen)<<32 | uint64(i)<<1 | uint64(side)
 }
 
 // eventLoop is one epoll set and the goroutine that waits on it.
@@ -67,10 +76,10 @@ type eventLoop struct {
 	buf    []byte
 	found  []*loopConn // connections handle left with more to read
 
-	mu      sync.Mutex
-	sides   map[uint64]loopSide // by epoll data
-	nextKey uint64
-	stop    bool
+	mu    sync.Mutex
+	slots []loopSlot // registered connections, by slot index
+	free  []int      // free slot indexes
+	stop  bool
 }
 
 // loopPool is a Server's event loops, started on first use.
@@ -102,7 +111,7 @@ type loopConn struct {
 
 	mu     sync.Mutex // held by the loop while it works on the connection
 	fd     [2]int
-	key    [2]uint64
+	slot   int // index in loop.slots
 	state  [2]fdState
 	dirs   [2]loopDir
 	closed bool
@@ -210,7 +219,7 @@ func newEventLoop(bufSize int) (*eventLoop, error) {
 		unix.Close(wakefd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	return &eventLoop{epfd: epfd, wakefd: wakefd, buf: make([]byte, bufSize), sides: make(map[uint64]loopSide), nextKey: 1}, nil
+	return &eventLoop{epfd: epfd, wakefd: wakefd, buf: make([]byte, bufSize)}, nil
 }
 
 // attach moves c's sockets to an event loop and returns the loopConn, or
@@ -294,27 +303,49 @@ func (l *eventLoop) add(lc *loopConn) error {
 	if l.stop {
 		return errors.New("event loop stopped")
 	}
+	i := len(l.slots)
+	if n := len(l.free); n > 0 {
+		i, l.free = l.free[n-1], l.free[:n-1]
+	} else {
+		l.slots = append(l.slots, loopSlot{gen: 1})
+	}
 	for side := range 2 {
-		key := l.nextKey
-		l.nextKey++
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET}
-		setKey(&ev, key)
+		k := key(i, l.slots[i].gen, side)
+		ev.Fd, ev.Pad = int32(uint32(k)), int32(uint32(k>>32))
 		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, lc.fd[side], &ev); err != nil {
 			if side == 1 {
 				_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd[0], nil)
-				delete(l.sides, lc.key[0])
 			}
+			l.release(i)
 			return os.NewSyscallError("epoll_ctl", err)
 		}
-		lc.key[side] = key
-		l.sides[key] = loopSide{lc: lc, side: side}
 	}
+	lc.slot = i
+	l.slots[i].lc = lc
 	return nil
 }
 
-func setKey(ev *unix.EpollEvent, key uint64) {
-	ev.Fd = int32(uint32(key))
-	ev.Pad = int32(uint32(key >> 32))
+// release frees slot i. l.mu must be held.
+func (l *eventLoop) release(i int) {
+	sl := &l.slots[i]
+	sl.lc = nil
+	if sl.gen++; sl.gen == 0 {
+		sl.gen = 1
+	}
+	l.free = append(l.free, i)
+}
+
+// lookup returns the connection and side an epoll data names, or nil when
+// its connection closed since the event was read.
+func (l *eventLoop) lookup(k uint64) (*loopConn, int) {
+	i, gen := int(uint32(k)>>1), uint32(k>>32)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i < len(l.slots) && l.slots[i].gen == gen {
+		return l.slots[i].lc, int(k & 1)
+	}
+	return nil, 0
 }
 
 func keyOf(ev *unix.EpollEvent) uint64 {
@@ -464,16 +495,13 @@ func (l *eventLoop) handle(events []unix.EpollEvent) bool {
 			}
 			continue
 		}
-		l.mu.Lock()
-		s, ok := l.sides[key]
-		l.mu.Unlock()
-		if !ok {
+		lc, side := l.lookup(key)
+		if lc == nil {
 			continue // closed since this batch was read
 		}
-		lc := s.lc
 		lc.mu.Lock()
 		if !lc.closed {
-			st := &lc.state[s.side]
+			st := &lc.state[side]
 			if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 				st.hup, st.canRead, st.canWrite = true, true, true
 			}
@@ -627,8 +655,8 @@ func (lc *loopConn) close() {
 	l.mu.Lock()
 	for side := range 2 {
 		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd[side], nil)
-		delete(l.sides, lc.key[side])
 	}
+	l.release(lc.slot)
 	l.mu.Unlock()
 	for side := range 2 {
 		unix.Close(lc.fd[side])
