@@ -368,7 +368,7 @@ func (s *Session) applyOK(c *command) {
 	case ComStmtReset:
 		// Closes the cursor and forgets the long data; the statement and
 		// its types stay.
-		if st, ok := s.stmts.m[c.ev.StmtID]; ok {
+		if st, ok := s.stmts.lookup(c.ev.StmtID); ok {
 			st.cursor = false
 			st.clearLongData()
 			s.stmts.update(c.ev.StmtID, st)

@@ -21,6 +21,7 @@ const mariaDBLastStmtID = 0xFFFFFFFF
 
 // stmtInfo is what a session remembers of a prepared statement.
 type stmtInfo struct {
+	id           uint32
 	sql          string
 	sqlTruncated bool
 	sqlLength    int
@@ -65,7 +66,12 @@ const (
 
 // stmtTable maps statement ids to statements.
 type stmtTable struct {
-	m      map[uint32]stmtInfo
+	m map[uint32]*stmtInfo
+	// recent holds the statement last looked up with each id modulo its
+	// size. Servers number a connection's statements 1, 2, 3..., so it
+	// holds an application's whole working set, and an EXECUTE finds its
+	// statement without hashing (the map lookup was most of resolve's cost).
+	recent [16]*stmtInfo
 	bytes  int
 	last   uint32 // id of the last successful PREPARE
 	lastOK bool   // last is valid: no PREPARE failed since
@@ -73,9 +79,31 @@ type stmtTable struct {
 
 func (t *stmtTable) len() int { return len(t.m) }
 
+// get returns the statement with id, or nil.
+func (t *stmtTable) get(id uint32) *stmtInfo {
+	r := &t.recent[id%uint32(len(t.recent))]
+	if *r != nil && (*r).id == id {
+		return *r
+	}
+	st := t.m[id]
+	if st != nil {
+		*r = st
+	}
+	return st
+}
+
+// lookup returns a copy of the statement with id, to be stored back with
+// update when changed.
+func (t *stmtTable) lookup(id uint32) (stmtInfo, bool) {
+	if st := t.get(id); st != nil {
+		return *st, true
+	}
+	return stmtInfo{}, false
+}
+
 func (t *stmtTable) add(id uint32, st stmtInfo) {
 	if t.m == nil {
-		t.m = make(map[uint32]stmtInfo)
+		t.m = make(map[uint32]*stmtInfo)
 	}
 	t.remove(id)
 	for k := range t.m {
@@ -84,7 +112,8 @@ func (t *stmtTable) add(id uint32, st stmtInfo) {
 		}
 		t.remove(k)
 	}
-	t.m[id] = st
+	st.id = id
+	t.m[id] = &st
 	t.bytes += st.size()
 	t.last, t.lastOK = id, true
 }
@@ -93,6 +122,9 @@ func (t *stmtTable) remove(id uint32) {
 	if st, ok := t.m[id]; ok {
 		t.bytes -= st.size()
 		delete(t.m, id)
+		if r := &t.recent[id%uint32(len(t.recent))]; *r == st {
+			*r = nil
+		}
 	}
 }
 
@@ -100,21 +132,21 @@ func (t *stmtTable) remove(id uint32) {
 // types, names and long data would push the table past maxStmtBytes, they
 // are dropped: later EXECUTEs that rely on them are marked undecodable.
 func (t *stmtTable) update(id uint32, st stmtInfo) {
-	old, ok := t.m[id]
-	if !ok {
+	old := t.get(id)
+	if old == nil {
 		return
 	}
 	if grow := st.size() - old.size(); grow > 0 && t.bytes+grow > maxStmtBytes {
 		st.types, st.names, st.long = nil, nil, nil
 	}
 	t.bytes += st.size() - old.size()
-	t.m[id] = st
+	st.id = id
+	*old = st
 }
 
 func (t *stmtTable) setCursor(id uint32, open bool) {
-	if st, ok := t.m[id]; ok && st.cursor != open {
+	if st := t.get(id); st != nil {
 		st.cursor = open
-		t.m[id] = st
 	}
 }
 
@@ -123,6 +155,7 @@ func (t *stmtTable) prepareFailed() { t.lastOK = false }
 
 func (t *stmtTable) clear() {
 	clear(t.m)
+	t.recent = [len(t.recent)]*stmtInfo{}
 	t.bytes = 0
 	t.lastOK = false
 }
@@ -143,7 +176,7 @@ func (s *Session) resolve(c *command) {
 	}
 	ev := c.ev
 	ev.StmtID = id
-	st, known := s.stmts.m[id]
+	st, known := s.stmts.lookup(id)
 	if known {
 		ev.SQL, ev.SQLTruncated, ev.SQLLength = st.sql, st.sqlTruncated, st.sqlLength
 	}
@@ -225,7 +258,7 @@ func (s *Session) sendLongData(c *command) {
 	if !c.longData {
 		return
 	}
-	st, ok := s.stmts.m[c.ev.StmtID]
+	st, ok := s.stmts.lookup(c.ev.StmtID)
 	if !ok || c.param >= st.params {
 		return // the server reports the error at the next EXECUTE
 	}
