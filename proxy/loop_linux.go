@@ -434,9 +434,13 @@ func (l *eventLoop) run() {
 const (
 	// busyWait is how long a loop waits for an event holding its P.
 	busyWait = 4 * time.Millisecond
-	// yieldEvery is how often a busy loop yields its P. The runtime's
-	// monitor preempts a goroutine that ran for 10 ms.
-	yieldEvery = 4 * time.Millisecond
+	// yieldEvery is how often a busy loop yields its P: just under the
+	// 10 ms after which the runtime's monitor preempts a goroutine (and
+	// then polls every 20 us for a while). A locked loop's yield is dear:
+	// its thread hands the P to another, which finds the goroutine and
+	// hands it back, three wake-ups; at every 4 ms the yields were 4 % of
+	// the relay's CPU at 32 client threads (see docs/performance.md).
+	yieldEvery = 9 * time.Millisecond
 )
 
 // epollWait is epoll_wait as a raw system call: the P stays with the
