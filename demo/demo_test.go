@@ -128,3 +128,55 @@ func TestSeedSpread(t *testing.T) {
 	rows.Close()
 	assert.Positive(t, n, "the post page's comments query returns rows")
 }
+
+// TestReadersLoseNoCommit: SELECTs running beside a writer do not undo its
+// commits. go-mysql-server's memory storage writes every table a statement
+// read back at the statement's end; without the server's read/write lock a
+// reader overlapping a commit put the older table back.
+func TestReadersLoseNoCommit(t *testing.T) {
+	ctx := context.Background()
+	srv, err := demo.NewServer(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	db := open(t, srv.Addr())
+	db.SetMaxOpenConns(8)
+
+	const writes = 300
+	stop := make(chan struct{})
+	readers := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					readers <- nil
+					return
+				default:
+				}
+				var n int
+				if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM comments c JOIN posts p ON p.id = c.post_id").Scan(&n); err != nil {
+					readers <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range writes {
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		_, err = tx.ExecContext(ctx, "INSERT INTO comments (post_id, user_id, body, created_at) VALUES (?, 1, 'x', NOW())", 1+i%demo.SeedPosts)
+		require.NoError(t, err)
+		_, err = tx.ExecContext(ctx, "UPDATE posts SET comment_count = comment_count + 1 WHERE id = ?", 1+i%demo.SeedPosts)
+		require.NoError(t, err)
+		require.NoError(t, tx.Commit())
+	}
+	close(stop)
+	for range 4 {
+		require.NoError(t, <-readers)
+	}
+	var comments, counted int
+	require.NoError(t, db.QueryRowContext(ctx,
+		"SELECT (SELECT COUNT(*) FROM comments), (SELECT SUM(comment_count) FROM posts)").Scan(&comments, &counted))
+	assert.Equal(t, demo.SeedComments+writes, comments, "comments")
+	assert.Equal(t, demo.SeedComments+writes, counted, "post counters")
+}

@@ -14,6 +14,13 @@
 // standard logger with the text of failing queries; NewServer discards that
 // log, so no literal value of the workload reaches the terminal.
 //
+// That storage has no isolation between sessions: each statement's commit
+// writes back every table it read, so a SELECT overlapping another
+// session's commit would undo it. The server therefore runs statements that
+// only read (SELECT, SHOW, DESCRIBE, EXPLAIN) side by side and every other
+// command alone. Transactions that several clients interleave can still
+// overwrite each other's changes.
+//
 // # The workload
 //
 // Run plays the blog's pages one after another, with a pause of

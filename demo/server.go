@@ -60,7 +60,7 @@ func NewServer(ctx context.Context) (*Server, error) {
 		return nil, fmt.Errorf("embedded server: listen: %w", err)
 	}
 	cfg := server.Config{Protocol: "tcp", Address: ln.Addr().String(), Listener: ln}
-	srv, err := server.NewServer(cfg, engine, gmssql.NewContext, memory.NewSessionBuilder(pro), nil)
+	srv, err := server.NewServerWithHandler(cfg, engine, gmssql.NewContext, memory.NewSessionBuilder(pro), nil, serialize)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("embedded server: %w", err)

@@ -293,9 +293,8 @@ func (w *workload) post(ctx context.Context) error {
 func (w *workload) comment(ctx context.Context) error {
 	post := 1 + w.rng.IntN(SeedPosts)
 	user := 1 + w.rng.IntN(SeedUsers)
-	// A transaction once begun runs to its end even when the demo stops:
-	// cut off by a dropped connection, the embedded server was seen to keep
-	// the counter bump without its comment.
+	// A transaction once begun runs to its end even when the demo stops, so
+	// that a stop never leaves a half-done page behind.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), txTimeout)
 	defer cancel()
 	tx, err := w.app.BeginTx(ctx, nil)
