@@ -234,6 +234,7 @@ type finder struct {
 	// thirty times (the unit, its map and lists, one entry per shape).
 	freeUnits   []*unit
 	freeDigests []*unitDigest
+	freeRows    []*rowAccess
 
 	// Monotonic, never reset: exported as Prometheus counters.
 	created [len(kindIndex)]uint64
@@ -683,11 +684,24 @@ func (f *finder) newUnitDigest() *unitDigest {
 	return ud
 }
 
+// newRow returns a zeroed rowAccess, reused when one is free.
+func (f *finder) newRow() *rowAccess {
+	n := len(f.freeRows)
+	if n == 0 {
+		return &rowAccess{}
+	}
+	ra := f.freeRows[n-1]
+	f.freeRows[n-1] = nil
+	f.freeRows = f.freeRows[:n-1]
+	return ra
+}
+
 // Bounds of the finder's free lists: what open units of a busy proxy
 // turn over, not what a burst of closes would leave.
 const (
 	maxFreeUnits   = 256
 	maxFreeDigests = 4096
+	maxFreeRows    = 4096
 )
 
 // recycle keeps a closed unit and its statements for reuse: zeroed, with
@@ -703,6 +717,13 @@ func (f *finder) recycle(u *unit) {
 		clear(ex) // the SQL and parameters they point at are not ours to keep alive
 		*ud = unitDigest{examples: ex[:0]}
 		f.freeDigests = append(f.freeDigests, ud)
+	}
+	for ra := range u.rows.all() {
+		if len(f.freeRows) >= maxFreeRows {
+			break
+		}
+		*ra = rowAccess{}
+		f.freeRows = append(f.freeRows, ra)
 	}
 	if len(f.freeUnits) >= maxFreeUnits || len(u.digests) > 64 {
 		return // a big unit's map would keep its size
@@ -844,7 +865,8 @@ func (f *finder) addRowKeys(u *unit, ud *unitDigest, lits [8]uint64, lat time.Du
 			if u.rows.len() >= maxUnitRows {
 				continue
 			}
-			ra = &rowAccess{key: k, table: ud.keys.table, col: ud.keys.cols[j]}
+			ra = f.newRow()
+			ra.key, ra.table, ra.col = k, ud.keys.table, ud.keys.cols[j]
 			u.rows.put(ra)
 		}
 		ra.count++

@@ -219,6 +219,24 @@ func TestRowRoundTrips(t *testing.T) {
 	assert.Empty(t, findings(t, stats.FindingsConfig{}, one).Findings)
 }
 
+// TestRowRoundTripsPerUnit: a unit's rows start from nothing, though the
+// finder reuses the rows of closed units.
+func TestRowRoundTripsPerUnit(t *testing.T) {
+	w := newWire("10.0.0.3:7002", 12, 0).connect()
+	w.q("SELECT * FROM messages WHERE id = 42", 1)
+	w.q("SELECT 1 AS one FROM messages WHERE messages.id = 42 LIMIT 1", 1)
+	w.q("UPDATE messages SET is_read = 1 WHERE messages.id = 42", 0)
+	for range 3 {
+		w.pause(time.Minute) // a unit of its own each time
+		w.q("UPDATE messages SET is_read = 1 WHERE messages.id = 42", 0)
+	}
+	w.quit()
+	s := findings(t, stats.FindingsConfig{}, w)
+	f := only(t, s, stats.KindRowRoundTrips)
+	assert.EqualValues(t, 1, f.Units)
+	assert.EqualValues(t, 3, f.Executions)
+}
+
 func TestTraceparentGroupsAcrossConnections(t *testing.T) {
 	// Two requests, each spread over three pooled connections; each
 	// request reads the same user three times.
