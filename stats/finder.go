@@ -236,6 +236,15 @@ type finder struct {
 	freeDigests []*unitDigest
 	freeRows    []*rowAccess
 
+	// What prepared found for the EXECUTE being applied, so that statement
+	// need not look up its connection and statement again. Cleared at the
+	// end of observe: events are reused.
+	found struct {
+		ev *protocol.Event
+		cs *connState
+		st *stmtState
+	}
+
 	// Monotonic, never reset: exported as Prometheus counters.
 	created [len(kindIndex)]uint64
 	flagged [len(kindIndex)]uint64
@@ -383,6 +392,7 @@ func (f *finder) observe(ev *protocol.Event, fp *fingerprint.Fingerprint, a *agg
 			f.statement(ev, fp, a, lat)
 		}
 	}
+	f.found.ev, f.found.cs, f.found.st = nil, nil, nil
 	if f.cfg.EventTime && f.clock.Sub(f.swept) >= f.cfg.UnitGap/2 {
 		f.sweep(f.clock)
 	}
@@ -526,6 +536,7 @@ func (f *finder) prepared(ev *protocol.Event) (fingerprint.Fingerprint, bool) {
 		return fingerprint.Fingerprint{}, false
 	}
 	st := cs.stmts[ev.StmtID]
+	f.found.ev, f.found.cs, f.found.st = ev, cs, st
 	if st == nil || st.sqlLen != len(ev.SQL) || st.fp.Digest == 0 {
 		return fingerprint.Fingerprint{}, false
 	}
@@ -573,16 +584,21 @@ func (f *finder) closeStatement(ev *protocol.Event) {
 // statement adds a COM_QUERY or COM_STMT_EXECUTE, which took lat, to its
 // unit.
 func (f *finder) statement(ev *protocol.Event, fp *fingerprint.Fingerprint, a *aggregate, lat time.Duration) {
-	cs := f.conn(ev)
-	if cs == nil {
-		return
+	var cs *connState
+	var st *stmtState
+	if f.found.ev == ev {
+		cs, st = f.found.cs, f.found.st
+	} else {
+		if cs = f.conn(ev); cs == nil {
+			return
+		}
+		if ev.Command == protocol.ComStmtExecute && cs.stmts != nil {
+			st = cs.stmts[ev.StmtID]
+		}
 	}
 	cs.statements++
-	var st *stmtState
-	if ev.Command == protocol.ComStmtExecute && cs.stmts != nil {
-		if st = cs.stmts[ev.StmtID]; st != nil {
-			st.executes++
-		}
+	if st != nil && ev.Command == protocol.ComStmtExecute {
+		st.executes++
 	}
 	inTx := cs.tx != nil
 	if ev.ErrorCode == 0 && !ev.Incomplete {
