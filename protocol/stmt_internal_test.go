@@ -14,7 +14,7 @@ func TestStmtTableMatchesMap(t *testing.T) {
 	var tab stmtTable
 	want := map[uint32]stmtInfo{}
 	for step := range 20000 {
-		id := uint32(1 + rng.IntN(40)) // ids 1..40 share the 16 recent slots
+		id := uint32(1 + rng.IntN(400)) // ids 1..400 share the 128 recent slots
 		switch op := rng.IntN(10); {
 		case op < 3:
 			st := stmtInfo{sql: "SELECT " + string(rune('a'+step%26)), params: uint16(step % 7)}
@@ -40,7 +40,7 @@ func TestStmtTableMatchesMap(t *testing.T) {
 			tab.clear()
 			clear(want)
 		}
-		for probe := uint32(1); probe <= 40; probe++ {
+		for probe := uint32(1); probe <= 400; probe++ {
 			got, ok := tab.lookup(probe)
 			w, wok := want[probe]
 			if ok != wok || got.id != w.id || got.sql != w.sql || got.params != w.params || got.cursor != w.cursor {
