@@ -142,6 +142,7 @@ type keyInfo struct {
 }
 
 type stmtState struct {
+	id       uint32                  // its key in connState.stmts
 	fp       fingerprint.Fingerprint // of the prepared SQL, reused by each execution
 	sqlLen   int
 	digest   fingerprint.Digest
@@ -161,7 +162,7 @@ type connState struct {
 	lastEnd    time.Time
 	burst      *unit
 	tx         *unit
-	stmts      map[uint32]*stmtState
+	stmts      stmtMap
 	openByText map[fingerprint.Digest]int
 	leaked     bool
 }
@@ -213,7 +214,7 @@ type finder struct {
 	logLiterals bool
 
 	conns    map[connKey]*connState
-	byID     map[uint32]*connState // an entry of conns per id, the one last used (see lookupConn)
+	byID     *[1024]*connState // direct-mapped by id: an entry of conns, the one last used (see lookupConn)
 	traces   map[string]*unit
 	clients  map[clientKey]*clientState
 	keys     map[fingerprint.Digest]*keyInfo
@@ -268,7 +269,7 @@ func newFinder(cfg FindingsConfig, logLiterals bool) *finder {
 // reset drops every unit and finding; the monotonic counters stay.
 func (f *finder) reset() {
 	f.conns = map[connKey]*connState{}
-	f.byID = map[uint32]*connState{}
+	f.byID = new([1024]*connState)
 	f.traces = map[string]*unit{}
 	f.clients = map[clientKey]*clientState{}
 	f.keys = map[fingerprint.Digest]*keyInfo{}
@@ -328,7 +329,7 @@ func (f *finder) conn(ev *protocol.Event) *connState {
 		ck := clientKey{hostOf(ev.ClientAddr), ev.User}
 		cs = &connState{key: k, client: ck, connID: ev.ConnID, opened: ev.Sent}
 		f.conns[k] = cs
-		f.byID[k.id] = cs
+		f.byID[k.id%uint32(len(f.byID))] = cs
 		if cl := f.client(ck); cl != nil {
 			cl.open++
 		}
@@ -338,16 +339,17 @@ func (f *finder) conn(ev *protocol.Event) *connState {
 
 // lookupConn returns the state of the connection (client, id), or nil.
 func (f *finder) lookupConn(client string, id uint32) *connState {
-	// byID first: hashing the 4-byte id and comparing the address costs
-	// less than hashing the (address, id) key of conns. Ids are the
-	// server's thread ids, so two open connections rarely share one; when
-	// they do, conns decides.
-	if cs := f.byID[id]; cs != nil && cs.key.client == client {
+	// byID first: indexing by the id and comparing the address costs less
+	// than hashing the (address, id) key of conns. Ids are the server's
+	// thread ids, numbered in turn, so the open connections rarely share a
+	// slot; when they do, conns decides.
+	slot := &f.byID[id%uint32(len(f.byID))]
+	if cs := *slot; cs != nil && cs.key.id == id && cs.key.client == client {
 		return cs
 	}
 	cs := f.conns[connKey{client, id}]
 	if cs != nil {
-		f.byID[id] = cs
+		*slot = cs
 	}
 	return cs
 }
@@ -426,8 +428,8 @@ func (f *finder) closeConn(k connKey, at time.Time) {
 		return
 	}
 	delete(f.conns, k)
-	if f.byID[k.id] == cs {
-		delete(f.byID, k.id)
+	if slot := &f.byID[k.id%uint32(len(f.byID))]; *slot == cs {
+		*slot = nil
 	}
 	if cs.tx != nil {
 		f.closeUnit(cs.tx)
@@ -470,7 +472,7 @@ func (f *finder) closeConn(k connKey, at time.Time) {
 // dropStatements forgets a connection's prepared statements (its end,
 // COM_CHANGE_USER, COM_RESET_CONNECTION).
 func (f *finder) dropStatements(cs *connState) {
-	cs.stmts, cs.openByText = nil, nil
+	cs.stmts, cs.openByText = stmtMap{}, nil
 }
 
 func (f *finder) prepare(ev *protocol.Event, fp *fingerprint.Fingerprint, a *aggregate) {
@@ -492,8 +494,7 @@ func (f *finder) prepare(ev *protocol.Event, fp *fingerprint.Fingerprint, a *agg
 	}
 	ps.prepares++
 	ps.last = eventTime(ev)
-	if cs.stmts == nil {
-		cs.stmts = map[uint32]*stmtState{}
+	if cs.openByText == nil {
 		cs.openByText = map[fingerprint.Digest]int{}
 	}
 	if cs.openByText[fp.Digest] > 0 {
@@ -511,18 +512,18 @@ func (f *finder) prepare(ev *protocol.Event, fp *fingerprint.Fingerprint, a *agg
 	if k := f.keyInfo(fp.Digest, a); k != nil {
 		st.paramOf = paramMap(ev.SQL)
 	}
-	if old := cs.stmts[ev.StmtID]; old != nil {
+	if old := cs.stmts.get(ev.StmtID); old != nil {
 		cs.openByText[old.digest]--
 	}
-	cs.stmts[ev.StmtID] = st
+	cs.stmts.put(ev.StmtID, st)
 	cs.openByText[fp.Digest]++
-	if len(cs.stmts) > f.cfg.MaxOpenStatements && !cs.leaked {
+	if cs.stmts.len() > f.cfg.MaxOpenStatements && !cs.leaked {
 		cs.leaked = true
 		f.record(findingKey{kind: KindUnclosedStatements, digest: fp.Digest, schema: a.schema}, a, a.text, "",
-			uint64(len(cs.stmts)), 0, 0, ev.Sent, nil, FindingExample{
+			uint64(cs.stmts.len()), 0, 0, ev.Sent, nil, FindingExample{
 				Unit: "connection", ConnID: cs.connID, User: ev.User, Client: ev.ClientAddr,
-				Executions: uint64(len(cs.stmts)), At: ev.Sent,
-				Detail: fmt.Sprintf("%d prepared statements open at once on one connection", len(cs.stmts)),
+				Executions: uint64(cs.stmts.len()), At: ev.Sent,
+				Detail: fmt.Sprintf("%d prepared statements open at once on one connection", cs.stmts.len()),
 			})
 	}
 }
@@ -532,10 +533,10 @@ func (f *finder) prepare(ev *protocol.Event, fp *fingerprint.Fingerprint, a *agg
 // prepared statement is normalized once, not per execution.
 func (f *finder) prepared(ev *protocol.Event) (fingerprint.Fingerprint, bool) {
 	cs := f.lookupConn(ev.ClientAddr, ev.ConnID)
-	if cs == nil || cs.stmts == nil {
+	if cs == nil {
 		return fingerprint.Fingerprint{}, false
 	}
-	st := cs.stmts[ev.StmtID]
+	st := cs.stmts.get(ev.StmtID)
 	f.found.ev, f.found.cs, f.found.st = ev, cs, st
 	if st == nil || st.sqlLen != len(ev.SQL) || st.fp.Digest == 0 {
 		return fingerprint.Fingerprint{}, false
@@ -562,14 +563,14 @@ func paramMap(sql string) []int8 {
 
 func (f *finder) closeStatement(ev *protocol.Event) {
 	cs := f.lookupConn(ev.ClientAddr, ev.ConnID)
-	if cs == nil || cs.stmts == nil {
+	if cs == nil {
 		return
 	}
-	st := cs.stmts[ev.StmtID]
+	st := cs.stmts.get(ev.StmtID)
 	if st == nil {
 		return
 	}
-	delete(cs.stmts, ev.StmtID)
+	cs.stmts.remove(ev.StmtID)
 	cs.openByText[st.digest]--
 	if st.executes <= 1 {
 		if ps := f.prep[st.digest]; ps != nil {
@@ -592,8 +593,8 @@ func (f *finder) statement(ev *protocol.Event, fp *fingerprint.Fingerprint, a *a
 		if cs = f.conn(ev); cs == nil {
 			return
 		}
-		if ev.Command == protocol.ComStmtExecute && cs.stmts != nil {
-			st = cs.stmts[ev.StmtID]
+		if ev.Command == protocol.ComStmtExecute {
+			st = cs.stmts.get(ev.StmtID)
 		}
 	}
 	cs.statements++

@@ -69,3 +69,32 @@ func TestClosedUnitsAreReusedEmpty(t *testing.T) {
 	assert.Equal(t, free, len(f.freeDigests), "and as many statements as it gave back")
 	assert.NotEmpty(t, f.list(), "the findings of both transactions are there")
 }
+
+// TestLookupConn: connections whose ids share a direct-mapped slot, or
+// share an id from different clients, are each found, before and after
+// another of them ends.
+func TestLookupConn(t *testing.T) {
+	f := newFinder(DefaultConfig().Findings, false)
+	at := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	conns := []connKey{{"10.0.0.1:5000", 5}, {"10.0.0.1:5001", 5 + 1024}, {"10.0.0.2:6000", 5}, {"10.0.0.2:6001", 5 + 2048},
+		{"10.0.0.3:7000", 7}, {"10.0.0.3:7000", 7 + 1024}} // a client port used again by a later connection
+	states := map[connKey]*connState{}
+	for _, k := range conns {
+		cs := f.conn(&protocol.Event{Command: protocol.ComQuery, ClientAddr: k.client, ConnID: k.id, Sent: at})
+		require.NotNil(t, cs)
+		for other, st := range states {
+			require.NotSame(t, st, cs, "%v has the state of %v", k, other)
+		}
+		states[k] = cs
+	}
+	for round := range 2 {
+		for _, k := range conns {
+			assert.Same(t, states[k], f.lookupConn(k.client, k.id), "round %d: %v", round, k)
+		}
+	}
+	f.closeConn(conns[1], at)
+	assert.Nil(t, f.lookupConn(conns[1].client, conns[1].id))
+	for _, k := range []connKey{conns[0], conns[2], conns[3], conns[4], conns[5]} {
+		assert.Same(t, states[k], f.lookupConn(k.client, k.id), "%v", k)
+	}
+}

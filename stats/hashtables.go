@@ -228,3 +228,55 @@ func (t *rowTable) all() iter.Seq[*rowAccess] {
 		}
 	}
 }
+
+// stmtMap holds a connection's prepared statements by id
+// (connState.stmts), with 128 direct-mapped entries in front of the map.
+// Servers number a connection's statements 1, 2, 3..., so an
+// application's working set sits in them and an EXECUTE finds its
+// statement without hashing (sysbench's read/write test prepares 74 per
+// connection; the map lookups were 0.5 % of the relay's CPU at 32 client
+// threads). The zero value is empty.
+type stmtMap struct {
+	m      map[uint32]*stmtState
+	recent *[128]*stmtState
+}
+
+func (t *stmtMap) len() int { return len(t.m) }
+
+// get returns the statement id, or nil.
+func (t *stmtMap) get(id uint32) *stmtState {
+	if t.recent == nil {
+		return nil
+	}
+	r := &t.recent[id%uint32(len(t.recent))]
+	if st := *r; st != nil && st.id == id {
+		return st
+	}
+	st := t.m[id]
+	if st != nil {
+		*r = st
+	}
+	return st
+}
+
+// put stores st as statement id, replacing any.
+func (t *stmtMap) put(id uint32, st *stmtState) {
+	if t.m == nil {
+		t.m = map[uint32]*stmtState{}
+		t.recent = new([128]*stmtState)
+	}
+	st.id = id
+	t.m[id] = st
+	t.recent[id%uint32(len(t.recent))] = st
+}
+
+// remove forgets statement id.
+func (t *stmtMap) remove(id uint32) {
+	if t.recent == nil {
+		return
+	}
+	delete(t.m, id)
+	if r := &t.recent[id%uint32(len(t.recent))]; *r != nil && (*r).id == id {
+		*r = nil
+	}
+}

@@ -95,3 +95,35 @@ func TestRowTable(t *testing.T) {
 		}
 	}
 }
+
+// TestStmtMap runs random puts and removes against a plain map: the
+// direct-mapped entries must never answer with a statement that was
+// removed, replaced, or is another id's of the same slot.
+func TestStmtMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var sm stmtMap
+	want := map[uint32]*stmtState{}
+	for step := range 20000 {
+		id := uint32(1 + rng.IntN(400)) // ids 1..400 share the 128 slots
+		switch op := rng.IntN(10); {
+		case op < 4:
+			st := &stmtState{sqlLen: step}
+			sm.put(id, st)
+			want[id] = st
+		case op < 7:
+			sm.remove(id)
+			delete(want, id)
+		case op == 7 && step%100 == 0:
+			sm = stmtMap{}
+			clear(want)
+		}
+		for probe := uint32(1); probe <= 400; probe++ {
+			if got, w := sm.get(probe), want[probe]; got != w {
+				t.Fatalf("step %d: id %d: got %p, want %p", step, probe, got, w)
+			}
+		}
+		if sm.len() != len(want) {
+			t.Fatalf("step %d: %d statements, want %d", step, sm.len(), len(want))
+		}
+	}
+}
