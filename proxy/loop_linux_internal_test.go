@@ -34,7 +34,7 @@ func TestCanHoldP(t *testing.T) {
 // and side, and once the connection closes its slot is reused under a new
 // generation, so that an event read before the close reaches nobody.
 func TestLoopSlots(t *testing.T) {
-	l, err := newEventLoop(4096)
+	l, err := newEventLoop(4096, NewMetrics(nil))
 	require.NoError(t, err)
 	defer unix.Close(l.epfd)
 	defer unix.Close(l.wakefd)
