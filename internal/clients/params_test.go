@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -551,4 +552,60 @@ func TestNodeMySQL2ParamsMySQL9(t *testing.T) {
 	// (a zero time of day appended), which MariaDB takes.
 	refused := map[string]string{"typed date": "mysql2 sends DATE in the 11-byte form, which MySQL refuses"}
 	checkNodeParams(t, bound, tee.executes(), true, true, refused)
+}
+
+// TestManyOpenStatements keeps 300 statements prepared on one connection
+// and executes them in a shuffled order: the decoder's and the finder's
+// statement tables (128 direct-mapped slots in front of a map, shared by
+// ids 128 apart) must give every EXECUTE its own statement, its SQL, its
+// parameter and its digest.
+func TestManyOpenStatements(t *testing.T) {
+	s := requireServer(t)
+	const schema = "cl_many_stmts"
+	s.resetSchema(t, schema)
+	ql, tee := startQuerylensTee(t, s.Addr)
+
+	db, err := sql.Open("mysql", s.preparedDSN(t, ql.Addr, schema))
+	require.NoError(t, err)
+	db.SetMaxOpenConns(1) // one connection holds them all
+	const n = 300
+	stmts := make([]*sql.Stmt, n)
+	texts := make([]string, n)
+	for i := range n {
+		texts[i] = fmt.Sprintf("SELECT ? + 1 AS c%d", i)
+		stmts[i], err = db.Prepare(texts[i])
+		require.NoError(t, err)
+	}
+	order := rand.New(rand.NewPCG(5, 6)).Perm(2 * n)
+	for _, k := range order {
+		i := k % n
+		var got int64
+		require.NoError(t, stmts[i].QueryRow(int64(1000+i)).Scan(&got))
+		require.Equal(t, int64(1001+i), got)
+	}
+	for _, st := range stmts {
+		require.NoError(t, st.Close())
+	}
+	require.NoError(t, db.Close())
+	snap := ql.snapshot(t)
+
+	execs := tee.executes()
+	require.Len(t, execs, 2*n)
+	for j, e := range execs {
+		i := order[j] % n
+		assert.Equal(t, texts[i], e.SQL, "execution %d", j)
+		if assert.Len(t, e.Params, 1, "execution %d", j) {
+			assert.Equal(t, int64(1000+i), e.Params[0].Value, "execution %d", j)
+		}
+	}
+	counts := map[string]uint64{}
+	for _, d := range snap.Digests {
+		if d.Schema == schema && strings.HasPrefix(d.Fingerprint, "select ? + ? as c") {
+			counts[d.Fingerprint] += d.Count
+		}
+	}
+	assert.Len(t, counts, n, "one digest per statement")
+	for fp, c := range counts {
+		assert.EqualValues(t, 2, c, "%s: two executions", fp)
+	}
 }
