@@ -678,39 +678,29 @@ func traceID(tags []fingerprint.Tag) string {
 }
 
 func (f *finder) newUnit(kind unitKind, ev *protocol.Event) *unit {
-	u := &unit{}
-	if n := len(f.freeUnits); n > 0 {
-		u = f.freeUnits[n-1]
-		f.freeUnits[n-1] = nil
-		f.freeUnits = f.freeUnits[:n-1]
-	}
+	u := takeFree(&f.freeUnits)
 	u.kind, u.connID, u.client, u.user = kind, ev.ConnID, ev.ClientAddr, ev.User
 	u.start, u.last = ev.Sent, ev.Sent
 	return u
 }
 
 // newUnitDigest returns a zeroed unitDigest, reused when one is free.
-func (f *finder) newUnitDigest() *unitDigest {
-	n := len(f.freeDigests)
-	if n == 0 {
-		return &unitDigest{}
-	}
-	ud := f.freeDigests[n-1]
-	f.freeDigests[n-1] = nil
-	f.freeDigests = f.freeDigests[:n-1]
-	return ud
-}
+func (f *finder) newUnitDigest() *unitDigest { return takeFree(&f.freeDigests) }
 
 // newRow returns a zeroed rowAccess, reused when one is free.
-func (f *finder) newRow() *rowAccess {
-	n := len(f.freeRows)
+func (f *finder) newRow() *rowAccess { return takeFree(&f.freeRows) }
+
+// takeFree pops the last entry of a free list (entries are reset when put
+// there), or returns a new zero value when the list is empty.
+func takeFree[T any](free *[]*T) *T {
+	n := len(*free)
 	if n == 0 {
-		return &rowAccess{}
+		return new(T)
 	}
-	ra := f.freeRows[n-1]
-	f.freeRows[n-1] = nil
-	f.freeRows = f.freeRows[:n-1]
-	return ra
+	v := (*free)[n-1]
+	(*free)[n-1] = nil
+	*free = (*free)[:n-1]
+	return v
 }
 
 // Bounds of the finder's free lists: what open units of a busy proxy
