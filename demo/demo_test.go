@@ -24,13 +24,20 @@ func open(t *testing.T, addr string) *sql.DB {
 	return db
 }
 
+// newServer starts an embedded server for the test, closed at its end.
+func newServer(t *testing.T) *demo.Server {
+	t.Helper()
+	srv, err := demo.NewServer(context.Background())
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
 // TestServerSeeded: the embedded server answers on loopback with the
 // seeded blog.
 func TestServerSeeded(t *testing.T) {
 	ctx := context.Background()
-	srv, err := demo.NewServer(ctx)
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
+	srv := newServer(t)
 	assert.Regexp(t, `^127\.0\.0\.1:\d+$`, srv.Addr())
 
 	db := open(t, srv.Addr())
@@ -48,9 +55,7 @@ func TestServerSeeded(t *testing.T) {
 // (no proxy): every page works, and the errors it causes are the intended
 // ones.
 func TestWorkloadDirect(t *testing.T) {
-	srv, err := demo.NewServer(context.Background())
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
+	srv := newServer(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan demo.Stats, 1)
@@ -109,9 +114,7 @@ func TestWorkloadConfigValidate(t *testing.T) {
 // page's counts return rows.
 func TestSeedSpread(t *testing.T) {
 	ctx := context.Background()
-	srv, err := demo.NewServer(ctx)
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
+	srv := newServer(t)
 	db := open(t, srv.Addr())
 	var without int
 	require.NoError(t, db.QueryRowContext(ctx,
@@ -135,9 +138,7 @@ func TestSeedSpread(t *testing.T) {
 // reader overlapping a commit put the older table back.
 func TestReadersLoseNoCommit(t *testing.T) {
 	ctx := context.Background()
-	srv, err := demo.NewServer(ctx)
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
+	srv := newServer(t)
 	db := open(t, srv.Addr())
 	db.SetMaxOpenConns(8)
 
