@@ -129,8 +129,7 @@ func (c *conn) serve() {
 	}
 
 	errc := make(chan error, 2)
-	if lc := c.srv.attach(c, errc); lc != nil {
-		c.srv.metrics.relayLoop.Inc()
+	if lc := c.srv.attach(c, errc); lc != nil { // counted in relayLoop by attach
 		c.mu.Lock()
 		c.loop = lc
 		closing := c.closing

@@ -282,6 +282,9 @@ func (p *loopPool) attach(c *conn, errc chan<- error) *loopConn {
 		c.log.Debug("event loop not used", zap.Error(err))
 		return nil
 	}
+	// Counted while lc.mu is held, before the loop can relay a byte: a
+	// client that reads the metric once its first answer arrived sees it.
+	c.srv.metrics.relayLoop.Inc()
 	// The duplicates keep the sockets open; the originals leave Go's
 	// poller, which would otherwise be woken by the same readiness.
 	c.rawClient.Close()
