@@ -493,14 +493,22 @@ func epollWaitIdle(epfd int, events []unix.EpollEvent) (int, unix.Errno) {
 	return int(r), 0
 }
 
-// sysRead and sysWrite are read(2) and write(2) on a non-blocking socket,
-// which return at once, so they are raw system calls: without the
-// runtime's bookkeeping for calls that may block.
-func sysRead(fd int, b []byte) (int, unix.Errno)  { return rawIO(unix.SYS_READ, fd, b) }
-func sysWrite(fd int, b []byte) (int, unix.Errno) { return rawIO(unix.SYS_WRITE, fd, b) }
+// sysRead and sysWrite are recv(2) and send(2) on a non-blocking socket.
+// They return at once, so they are raw system calls, without the runtime's
+// bookkeeping for calls that may block. recv and send rather than read and
+// write: the socket calls skip the file layer's work (position lock,
+// permission hook, fsnotify) that read and write do on every call, and
+// MSG_NOSIGNAL makes a send to a closed peer an EPIPE without a SIGPIPE.
+func sysRead(fd int, b []byte) (int, unix.Errno) {
+	return rawIO(unix.SYS_RECVFROM, fd, b, 0)
+}
 
-func rawIO(trap uintptr, fd int, b []byte) (int, unix.Errno) {
-	r, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+func sysWrite(fd int, b []byte) (int, unix.Errno) {
+	return rawIO(unix.SYS_SENDTO, fd, b, unix.MSG_NOSIGNAL)
+}
+
+func rawIO(trap uintptr, fd int, b []byte, flags uintptr) (int, unix.Errno) {
+	r, _, e := unix.RawSyscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), flags, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
