@@ -84,6 +84,13 @@ type eventLoop struct {
 	metrics *Metrics
 	relayed [2]uint64
 
+	// now is when the loop's last wait returned: the time of every chunk
+	// it reads before it waits again. One clock read per batch of events
+	// instead of one per chunk (a time.Now is two clock reads, 1 % of the
+	// relay's CPU at 32 client threads); a chunk is stamped with when the
+	// loop learnt it was there, not when it got to read it.
+	now time.Time
+
 	mu    sync.Mutex
 	slots []loopSlot // registered connections, by slot index
 	free  []int      // free slot indexes
@@ -429,6 +436,8 @@ func (l *eventLoop) run() {
 			// Only a programming error (EBADF, EINVAL) gets here.
 			panic(os.NewSyscallError("epoll_pwait", errno))
 		}
+		now := time.Now()
+		l.now = now
 		if l.handle(events[:n]) {
 			l.publish()
 			return
@@ -447,7 +456,7 @@ func (l *eventLoop) run() {
 		hot = append(hot, l.found...)
 		clear(l.found)
 		l.found = l.found[:0]
-		if now := time.Now(); now.Sub(lastYield) >= yieldEvery {
+		if now.Sub(lastYield) >= yieldEvery {
 			l.publish()
 			runtime.Gosched()
 			lastYield = now
@@ -610,7 +619,7 @@ func (lc *loopConn) pump(side int, buf []byte, budget *int) bool {
 		}
 		chunk := buf[:n]
 		d.pending = chunk
-		sent, ok := lc.c.lendAround(dir, chunk, time.Now(), func() bool { return lc.flush(side) })
+		sent, ok := lc.c.lendAround(dir, chunk, lc.loop.now, func() bool { return lc.flush(side) })
 		if !ok {
 			d.pending = nil
 			lc.end(side, errShutdown)
