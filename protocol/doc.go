@@ -49,10 +49,10 @@
 //   - Steady-state framing allocates nothing: per command, a session
 //     allocates its Event (none when the handler releases events) and one
 //     copy of its SQL. An EXECUTE or BULK_EXECUTE adds the boxing of its
-//     values into Param.Value (free for integers below 256 and empty
-//     strings): its Params and the bytes of its string values (each cut to
-//     MaxParamBytes) are windows of slabs shared by the session's events,
-//     written once and never again.
+//     dates, times and FLOATs into Param.Value: its Params, the bytes of
+//     its string values (each cut to MaxParamBytes) and its other boxed
+//     values (integers, doubles, string headers) are windows of slabs
+//     shared by the session's events, written once and never again.
 //   - Parameters are decoded when the EXECUTE's response starts, against
 //     the statement table as the server had it then (§0, §12): a PREPARE,
 //     CLOSE, SEND_LONG_DATA or RESET pipelined ahead of it has been applied,

@@ -510,8 +510,9 @@ const (
 // paramDecoder decodes the parameters of EXECUTE and BULK_EXECUTE requests
 // into Events. An event's Params and the bytes of its string values are
 // windows of slabs the decoder shares among the session's events, so that
-// an event costs only the boxing of its values into Param.Value (free for
-// integers below 256 and empty strings) and, now and then, a new slab.
+// an event costs only the boxing of its dates and times into Param.Value
+// (its integers, doubles and strings are boxed into a valueSlab) and, now
+// and then, a new slab.
 //
 // Both slabs are append-only: what was handed to an event is never written
 // again, and a full slab is left to the events that still refer to it.
@@ -521,6 +522,7 @@ type paramDecoder struct {
 	slab     []Param     // room for the Params of coming events
 	arena    []byte      // string values; arena[:len] is handed out
 	spans    []paramSpan // where this event's strings go
+	vals     valueSlab   // where boxed values point
 }
 
 // Slab sizes: a slab of Params holds the parameters of a few dozen typical
@@ -818,14 +820,14 @@ func (d *paramDecoder) add(ev *Event, keep int, p Param, v []byte, n uint64) {
 		switch p.Type {
 		case TypeTiny, TypeShort, TypeLong, TypeLongLong:
 			if p.Unsigned {
-				p.Value = binaryUint(v)
+				p.Value = d.vals.uint(binaryUint(v))
 			} else {
-				p.Value = binaryInt(v)
+				p.Value = d.vals.int(binaryInt(v))
 			}
 		case TypeFloat:
 			p.Value = math.Float32frombits(uint32(binaryUint(v)))
 		case TypeDouble:
-			p.Value = math.Float64frombits(binaryUint(v))
+			p.Value = d.vals.float64(math.Float64frombits(binaryUint(v)))
 		case TypeDate, TypeDatetime, TypeTimestamp:
 			p.Value = d.dateTime(v, idx)
 		case TypeTime:
@@ -867,7 +869,7 @@ func (d *paramDecoder) put(idx, off int) {
 func (d *paramDecoder) finish(ev *Event) {
 	for _, sp := range d.spans {
 		if sp.end > sp.off {
-			ev.Params[sp.param].Value = unsafe.String(&d.arena[sp.off], sp.end-sp.off)
+			ev.Params[sp.param].Value = d.vals.string(unsafe.String(&d.arena[sp.off], sp.end-sp.off))
 		}
 	}
 	d.spans = d.spans[:0]
