@@ -57,29 +57,29 @@ func (s *valueSlab) word(typ unsafe.Pointer, w uint64) any {
 	return pack(typ, unsafe.Pointer(&s.words[len(s.words)-1]))
 }
 
-// int returns v as an int64 in an interface.
-func (s *valueSlab) int(v int64) any {
+// boxInt returns v as an int64 in an interface.
+func (s *valueSlab) boxInt(v int64) any {
 	if uint64(v) < 256 {
 		return v // the runtime has these boxed already
 	}
 	return s.word(int64Type, uint64(v))
 }
 
-// uint returns v as a uint64 in an interface.
-func (s *valueSlab) uint(v uint64) any {
+// boxUint returns v as a uint64 in an interface.
+func (s *valueSlab) boxUint(v uint64) any {
 	if v < 256 {
 		return v
 	}
 	return s.word(uint64Type, v)
 }
 
-// float64 returns v as a float64 in an interface.
-func (s *valueSlab) float64(v float64) any {
+// boxFloat64 returns v as a float64 in an interface.
+func (s *valueSlab) boxFloat64(v float64) any {
 	return s.word(float64Type, math.Float64bits(v))
 }
 
-// string returns v as a string in an interface. Only its header is copied.
-func (s *valueSlab) string(v string) any {
+// boxString returns v as a string in an interface. Only its header is copied.
+func (s *valueSlab) boxString(v string) any {
 	if v == "" {
 		return ""
 	}

@@ -820,14 +820,14 @@ func (d *paramDecoder) add(ev *Event, keep int, p Param, v []byte, n uint64) {
 		switch p.Type {
 		case TypeTiny, TypeShort, TypeLong, TypeLongLong:
 			if p.Unsigned {
-				p.Value = d.vals.uint(binaryUint(v))
+				p.Value = d.vals.boxUint(binaryUint(v))
 			} else {
-				p.Value = d.vals.int(binaryInt(v))
+				p.Value = d.vals.boxInt(binaryInt(v))
 			}
 		case TypeFloat:
 			p.Value = math.Float32frombits(uint32(binaryUint(v)))
 		case TypeDouble:
-			p.Value = d.vals.float64(math.Float64frombits(binaryUint(v)))
+			p.Value = d.vals.boxFloat64(math.Float64frombits(binaryUint(v)))
 		case TypeDate, TypeDatetime, TypeTimestamp:
 			p.Value = d.dateTime(v, idx)
 		case TypeTime:
@@ -869,7 +869,7 @@ func (d *paramDecoder) put(idx, off int) {
 func (d *paramDecoder) finish(ev *Event) {
 	for _, sp := range d.spans {
 		if sp.end > sp.off {
-			ev.Params[sp.param].Value = d.vals.string(unsafe.String(&d.arena[sp.off], sp.end-sp.off))
+			ev.Params[sp.param].Value = d.vals.boxString(unsafe.String(&d.arena[sp.off], sp.end-sp.off))
 		}
 	}
 	d.spans = d.spans[:0]
