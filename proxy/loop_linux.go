@@ -608,7 +608,7 @@ func (lc *loopConn) pump(side int, buf []byte, budget *int) bool {
 			src.canRead = false
 			return false
 		case errno != 0:
-			lc.end(side, readError(dir, os.NewSyscallError("read", errno)))
+			lc.end(side, readError(dir, os.NewSyscallError("recvfrom", errno)))
 			return false
 		case n == 0:
 			lc.end(side, readError(dir, io.EOF))
@@ -657,7 +657,7 @@ func (lc *loopConn) flush(side int) bool {
 			return false
 		case errno != 0:
 			dir := dirOf(side)
-			lc.end(side, &relayError{side: peerName(dir), op: "write", err: os.NewSyscallError("write", errno)})
+			lc.end(side, &relayError{side: peerName(dir), op: "write", err: os.NewSyscallError("sendto", errno)})
 			return false
 		}
 		lc.loop.relayed[side] += uint64(n)
