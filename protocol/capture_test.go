@@ -467,11 +467,3 @@ func formatEvents(evs []*protocol.Event) []string {
 	}
 	return out
 }
-
-func TestDumpTmp(t *testing.T) {
-	c, _ := readCapture(framesPath("gosql_params"))
-	evs, _ := replay(c, protocol.SessionConfig{}, nil, false)
-	for _, s := range formatEvents(evs) {
-		fmt.Printf("%q,\n", s)
-	}
-}

@@ -3,7 +3,9 @@ package protocol_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -175,40 +177,75 @@ func FuzzResponses(f *testing.F) {
 	f.Add(uint8(0x09<<2), []byte{}, packet(1, []byte("Uptime: 1")))
 	f.Add(uint8(0x04<<2), []byte("t\x00"), cat(packet(1, colDef("a")), packet(2, eofPayload(0, 2))))
 	f.Add(uint8(0x12<<2), []byte{4, 0, 0, 0}, packet(1, []byte{0, 1, 2}))
+	f.Add(uint8(0), []byte("SELECT a"), cat(packet(1, []byte{1}), packet(2, colDef("a")), packet(3, []byte{1, 'x'}),
+		packet(4, nil), packet(5, errPayload(1317, "70100", "Query execution was interrupted"))))
 	f.Add(uint8(2), []byte{0, 1, 'S'}, cat(packet(1, []byte{1, 0}), packet(2, []byte{1, 'x'}), packet(3, okPayload(0xFE, 0, 0, 2, 0))))
 	f.Fuzz(func(t *testing.T, mode uint8, request, response []byte) {
-		var s *protocol.Session
-		switch mode & 3 {
-		case 0, 3:
-			s = loggedIn(t)
-		case 1:
-			caps := mariaDBCaps &^ (protocol.CapDeprecateEOF | protocol.CapMariaDBCacheMetadata)
-			s = protocol.NewSession(protocol.SessionConfig{Handler: func(*protocol.Event) {}})
-			s.Feed(protocol.FromServer, packet(0, greetingPayload("5.5.5-10.11.9-MariaDB", caps, "mysql_native_password")), base)
-			s.Feed(protocol.FromClient, packet(1, responsePayload(caps, "app", "shop", "mysql_native_password")), base)
-			s.Feed(protocol.FromServer, packet(2, okPayload(0, 0, 0, 2, 0)), base)
-		case 2:
-			caps := mysqlCaps &^ (protocol.CapCompress | protocol.CapZstdCompression | protocol.CapSSL)
-			s = protocol.NewSession(protocol.SessionConfig{Handler: func(*protocol.Event) {}})
-			s.Feed(protocol.FromServer, packet(0, greetingPayload("8.4.3", caps, "caching_sha2_password")), base)
-			s.Feed(protocol.FromClient, packet(1, responsePayload(caps, "app", "shop", "caching_sha2_password")), base)
-			s.Feed(protocol.FromServer, packet(2, okPayload(0, 0, 0, 2, 0)), base)
-		}
-		cmd := mode >> 2
-		if cmd == 0 {
-			cmd = byte(protocol.ComQuery)
-		}
-		s.Feed(protocol.FromClient, packet(0, append([]byte{cmd}, request...)), base)
-		// Split the response in two, so a chunk boundary moves around too.
+		// The response is fed split in two, so a chunk boundary moves
+		// around, and then again one byte at a time, where no packet sits
+		// whole in a chunk: the events must be the same.
 		cut := 0
 		if len(response) > 0 {
 			cut = int(response[0]) % (len(response) + 1)
 		}
-		s.Feed(protocol.FromServer, response[:cut], base)
-		s.Feed(protocol.FromServer, response[cut:], base)
-		checkBounded(t, s, len(request)+len(response))
-		s.Close(base)
+		twoChunks := responseEvents(t, mode, request, response[:cut], response[cut:])
+		var bytewise [][]byte
+		for i := range response {
+			bytewise = append(bytewise, response[i:i+1])
+		}
+		if got := responseEvents(t, mode, request, bytewise...); !slices.Equal(got, twoChunks) {
+			t.Fatalf("fed byte by byte:\n%q\nin two chunks:\n%q", got, twoChunks)
+		}
 	})
+}
+
+// responseEvents logs in as FuzzResponses's mode says, sends request as a
+// command, feeds the chunks of its response and closes the session. It
+// returns the events and the decode error, formatted.
+func responseEvents(t *testing.T, mode uint8, request []byte, chunks ...[]byte) []string {
+	var out []string
+	handler := func(e *protocol.Event) {
+		if e.Command != protocol.ComConnect {
+			out = append(out, fmt.Sprintf("%s in=%d out=%d incomplete=%v", formatEvent(e), e.BytesIn, e.BytesOut, e.Incomplete))
+		}
+	}
+	var s *protocol.Session
+	switch mode & 3 {
+	case 0, 3:
+		s = protocol.NewSession(protocol.SessionConfig{Handler: handler})
+		s.Feed(protocol.FromServer, packet(0, greetingPayload("5.5.5-10.11.9-MariaDB", mariaDBCaps, "mysql_native_password")), base)
+		s.Feed(protocol.FromClient, packet(1, responsePayload(mariaDBCaps, "app", "shop", "mysql_native_password")), base)
+		s.Feed(protocol.FromServer, packet(2, okPayload(0, 0, 0, 2, 0)), base)
+	case 1:
+		caps := mariaDBCaps &^ (protocol.CapDeprecateEOF | protocol.CapMariaDBCacheMetadata)
+		s = protocol.NewSession(protocol.SessionConfig{Handler: handler})
+		s.Feed(protocol.FromServer, packet(0, greetingPayload("5.5.5-10.11.9-MariaDB", caps, "mysql_native_password")), base)
+		s.Feed(protocol.FromClient, packet(1, responsePayload(caps, "app", "shop", "mysql_native_password")), base)
+		s.Feed(protocol.FromServer, packet(2, okPayload(0, 0, 0, 2, 0)), base)
+	case 2:
+		caps := mysqlCaps &^ (protocol.CapCompress | protocol.CapZstdCompression | protocol.CapSSL)
+		s = protocol.NewSession(protocol.SessionConfig{Handler: handler})
+		s.Feed(protocol.FromServer, packet(0, greetingPayload("8.4.3", caps, "caching_sha2_password")), base)
+		s.Feed(protocol.FromClient, packet(1, responsePayload(caps, "app", "shop", "caching_sha2_password")), base)
+		s.Feed(protocol.FromServer, packet(2, okPayload(0, 0, 0, 2, 0)), base)
+	}
+	if s.Info().Phase != protocol.PhaseCommand {
+		t.Fatalf("login failed: %v", s.Err())
+	}
+	cmd := mode >> 2
+	if cmd == 0 {
+		cmd = byte(protocol.ComQuery)
+	}
+	s.Feed(protocol.FromClient, packet(0, append([]byte{cmd}, request...)), base)
+	total := len(request)
+	for _, c := range chunks {
+		s.Feed(protocol.FromServer, c, base)
+		total += len(c)
+	}
+	checkBounded(t, s, total)
+	err := s.Err()
+	s.Close(base)
+	return append(out, fmt.Sprint("error: ", err))
 }
 
 // FuzzFraming checks the streaming framer against a whole-buffer reference:

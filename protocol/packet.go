@@ -142,6 +142,9 @@ func (f *framer) step(data []byte, now time.Time) (int, bool) {
 	return n, false
 }
 
+// atBoundary reports whether the next byte starts a logical packet.
+func (f *framer) atBoundary() bool { return f.hdrN == 0 && !f.cont && f.remain == 0 }
+
 // endPhysical finishes a physical packet and reports whether it also
 // finished the logical packet.
 func (f *framer) endPhysical() bool {

@@ -116,6 +116,33 @@ func (s *Session) resultStream(c *command, p *packet) bool {
 	}
 }
 
+// skipRows counts the row packets at the front of data for c, a result
+// stream in rsRows, and returns the bytes they take. It is resultStream's
+// row case without the framing: a row that sits whole in the chunk needs
+// neither a copy nor a packet, only its length and first byte. It stops at
+// the first packet that is not plainly a row (a terminator, an ERR or
+// progress report, an empty or 16 MiB packet, one cut by the chunk's end)
+// and leaves it to the framer.
+func skipRows(c *command, data []byte) int {
+	n, rows := 0, 0
+	for len(data)-n > packetHeaderSize {
+		size := int(data[n]) | int(data[n+1])<<8 | int(data[n+2])<<16
+		if size == 0 || size == MaxPacketPayload || len(data)-n-packetHeaderSize < size {
+			break
+		}
+		if b := data[n+packetHeaderSize]; b == headerEOF || b == headerErr {
+			break
+		}
+		n += packetHeaderSize + size
+		rows++
+	}
+	if rows > 0 {
+		c.ev.RowsSent += uint64(rows)
+		c.ev.BytesOut += uint64(n)
+	}
+	return n
+}
+
 // metaEnd moves past the column definitions.
 func (s *Session) metaEnd(c *command) {
 	if s.caps.Has(CapDeprecateEOF) {

@@ -268,6 +268,15 @@ func (s *Session) Feed(dir Direction, data []byte, now time.Time) {
 func (s *Session) deframe(dir Direction, d *dirState, data []byte, inner bool) int {
 	n := 0
 	for n < len(data) && s.phase.Decoding() {
+		if dir == FromServer && s.phase == PhaseCommand && d.inflate == nil && s.qLen > 0 && d.fr.atBoundary() {
+			if c := s.head(); c.state == rsRows && c.kind == respResult {
+				rows := skipRows(c, data[n:])
+				d.fr.offset += int64(rows)
+				if n += rows; n == len(data) {
+					break
+				}
+			}
+		}
 		s.setLimits(dir, d)
 		c, done := d.fr.advance(data[n:], s.now)
 		n += c

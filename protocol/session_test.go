@@ -233,6 +233,21 @@ func TestResponses(t *testing.T) {
 			want: []string{`query "SELECT 1" results=1`},
 		},
 		{
+			// Rows that sit whole in a chunk are counted without framing
+			// them; what is not plainly a row goes through the framer.
+			name: "rows in one chunk: NULL-first, empty, a second result, a cut row",
+			script: func(f *feeder) {
+				cut := packet(10, []byte{0xFC, 3, 0, 'a', 'b', 'c'})
+				f.client(packet(0, query("CALL p()")))
+				f.server(packet(1, []byte{1}), packet(2, colDef("a")),
+					packet(3, []byte{0xFB}), packet(4, nil), packet(5, []byte{1, 'x'}),
+					packet(6, okPayload(0xFE, 0, 0, more, 0)),
+					packet(7, []byte{1}), packet(8, colDef("b")), packet(9, []byte{2, 'y', 'z'}), cut[:7])
+				f.server(cut[7:], packet(11, errPayload(1317, "70100", "Query execution was interrupted")))
+			},
+			want: []string{`query "CALL p()" results=1 rows=5 err=1317`},
+		},
+		{
 			name: "multi-results chain ends at ERR",
 			script: func(f *feeder) {
 				f.client(packet(0, query("SELECT 1; BAD; SELECT 2")))
