@@ -78,7 +78,7 @@ func (s *Session) startCommand(p *packet) {
 		s.desync(FromClient, p, "command", 0, "too many commands in flight")
 		return
 	}
-	ev := newEvent()
+	ev := s.newEvent()
 	ev.User, ev.Schema, ev.ClientAddr, ev.ConnID = s.user, s.schema, s.cfg.ClientAddr, s.connID
 	ev.Sent, ev.BytesIn = p.start, uint64(p.wire)
 	c := command{ev: ev, kind: respResult}

@@ -1,6 +1,7 @@
 package protocol_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -66,4 +67,52 @@ func TestReleaseZeroes(t *testing.T) {
 	ev.Release()
 	assert.Equal(t, protocol.Event{}, *ev)
 	assert.Equal(t, int64(1), params[0].Value, "what the event held stays valid")
+}
+
+// TestReleasedEventsAreReused: a handler that gives its events back, one
+// at a time or in batches, makes a session's commands cost the SQL copy
+// alone; one that keeps them costs an Event each.
+func TestReleasedEventsAreReused(t *testing.T) {
+	q := packet(0, query("UPDATE t SET a = 1"))
+	ok := packet(1, okPayload(0, 1, 0, protocol.StatusAutocommit, 0))
+	var batch []*protocol.Event
+	handlers := map[string]struct {
+		handle func(*protocol.Event)
+		allocs float64
+	}{
+		"release":     {func(ev *protocol.Event) { ev.Release() }, 1},
+		"release-all": {func(ev *protocol.Event) { batch = append(batch, ev) }, 1},
+		"keep":        {func(*protocol.Event) {}, 2},
+	}
+	for name, h := range handlers {
+		t.Run(name, func(t *testing.T) {
+			batch = make([]*protocol.Event, 0, 8)
+			f := &feeder{t: t, now: base}
+			f.s = protocol.NewSession(protocol.SessionConfig{Handler: h.handle})
+			f.loginMariaDB()
+			command := func() {
+				f.s.Feed(protocol.FromClient, q, base)
+				f.s.Feed(protocol.FromServer, ok, base)
+				if len(batch) == cap(batch) {
+					protocol.ReleaseAll(batch)
+					batch = batch[:0]
+				}
+			}
+			// More commands than the free list holds, so that what other
+			// tests released is used up when the handler keeps events.
+			for range 2100 {
+				command()
+			}
+			assert.Equal(t, h.allocs, testing.AllocsPerRun(200, command))
+			if name == "release-all" {
+				command()
+				spent := slices.Clone(batch)
+				require.NotEmpty(t, spent)
+				protocol.ReleaseAll(spent)
+				for _, ev := range spent {
+					require.Equal(t, protocol.Event{}, *ev, "a released event is zeroed")
+				}
+			}
+		})
+	}
 }

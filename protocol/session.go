@@ -220,6 +220,10 @@ type Session struct {
 	// pendingReq counts the bytes of the EXECUTE copies held by commands
 	// waiting in the queue (maxPendingReq).
 	pendingReq int
+
+	// Zeroed events taken from the free list (newEvent): spare[:spares].
+	spare  [eventBatch]*Event
+	spares int
 }
 
 // NewSession returns a Session waiting for the server's greeting.
@@ -428,6 +432,7 @@ func (s *Session) release() {
 	s.pendingReq = 0
 	s.stmts.clear()
 	s.params = paramDecoder{maxBytes: s.params.maxBytes}
+	s.dropSpares()
 }
 
 func (s *Session) emit(ev *Event) {

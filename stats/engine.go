@@ -41,7 +41,13 @@ type Engine struct {
 	snap     atomic.Pointer[Snapshot]
 
 	w *writer // owned by the Run goroutine (by New before it starts)
+	// spent holds applied events until they are given back in a batch
+	// (Config.RecycleEvents); owned by the Run goroutine.
+	spent []*protocol.Event
 }
+
+// spentBatch is how many applied events the writer gives back at once.
+const spentBatch = 64
 
 // New returns an Engine with cfg's zero fields set to their defaults. It
 // publishes an empty snapshot, so Snapshot never returns nil; aggregation
@@ -200,11 +206,13 @@ func (e *Engine) Run(ctx context.Context) {
 			e.w.tick()
 			e.apply(it)
 			e.drain(drainBatch - 1)
+			e.recycle()
 			polling, idle = true, 0
 			poll.Reset(pollInterval)
 		case <-pollC:
 			if len(e.events) > 0 {
 				e.drainAll()
+				e.recycle()
 				idle = 0
 			} else if idle++; idle >= pollIdleRounds {
 				polling = false
@@ -234,6 +242,7 @@ func (e *Engine) stop() {
 	for range len(e.events) {
 		e.apply(<-e.events)
 	}
+	e.recycle()
 	e.w.find.finish()
 	e.publish()
 }
@@ -292,6 +301,7 @@ func (e *Engine) flush(first chan struct{}) {
 		e.apply(<-e.events)
 	}
 	e.w.sweep()
+	e.recycle()
 	e.publish()
 	for _, r := range reqs {
 		close(r)
@@ -320,9 +330,18 @@ func (e *Engine) apply(it item) {
 		return
 	}
 	e.w.apply(ev)
-	if e.w.cfg.RecycleEvents {
-		ev.Release() // not after a panic: what failed may still point at it
+	if e.w.cfg.RecycleEvents { // not after a panic: what failed may still point at it
+		if e.spent = append(e.spent, ev); len(e.spent) >= spentBatch {
+			e.recycle()
+		}
 	}
+}
+
+// recycle gives the applied events back (Config.RecycleEvents).
+func (e *Engine) recycle() {
+	protocol.ReleaseAll(e.spent)
+	clear(e.spent)
+	e.spent = e.spent[:0]
 }
 
 func (e *Engine) checkReset() {
