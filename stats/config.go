@@ -23,8 +23,8 @@ type Config struct {
 	// it. Default 65536.
 	QueueSize int
 
-	// RecycleEvents makes the writer give every event back with
-	// protocol.(*Event).Release once it is applied, for a producer whose
+	// RecycleEvents makes the writer give every event back for reuse
+	// (protocol.ReleaseAll, in batches) once it is applied, for a producer whose
 	// events come from protocol.Session and are observed once and kept by
 	// no one (the proxy). A producer that observes one event twice, or reads
 	// it afterwards, must leave it off.

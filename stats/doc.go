@@ -48,8 +48,8 @@
 // # Ownership
 //
 // Observe takes ownership of the *protocol.Event it is given; with
-// Config.RecycleEvents the writer gives it back (protocol.(*Event).Release)
-// once applied, so the producer must neither observe it twice nor read it
+// Config.RecycleEvents the writer gives it back (protocol.ReleaseAll, in
+// batches) once applied, so the producer must neither observe it twice nor read it
 // afterwards (the proxy does neither). Snapshots and
 // everything they point to are read-only for everyone; Merge builds new
 // ones.
