@@ -209,29 +209,17 @@ func responseEvents(t *testing.T, mode uint8, request []byte, chunks ...[]byte) 
 			out = append(out, fmt.Sprintf("%s in=%d out=%d incomplete=%v", formatEvent(e), e.BytesIn, e.BytesOut, e.Incomplete))
 		}
 	}
-	var s *protocol.Session
+	f := &feeder{t: t, now: base, s: protocol.NewSession(protocol.SessionConfig{Handler: handler})}
 	switch mode & 3 {
 	case 0, 3:
-		s = protocol.NewSession(protocol.SessionConfig{Handler: handler})
-		s.Feed(protocol.FromServer, packet(0, greetingPayload("5.5.5-10.11.9-MariaDB", mariaDBCaps, "mysql_native_password")), base)
-		s.Feed(protocol.FromClient, packet(1, responsePayload(mariaDBCaps, "app", "shop", "mysql_native_password")), base)
-		s.Feed(protocol.FromServer, packet(2, okPayload(0, 0, 0, 2, 0)), base)
+		f.loginMariaDB()
 	case 1:
 		caps := mariaDBCaps &^ (protocol.CapDeprecateEOF | protocol.CapMariaDBCacheMetadata)
-		s = protocol.NewSession(protocol.SessionConfig{Handler: handler})
-		s.Feed(protocol.FromServer, packet(0, greetingPayload("5.5.5-10.11.9-MariaDB", caps, "mysql_native_password")), base)
-		s.Feed(protocol.FromClient, packet(1, responsePayload(caps, "app", "shop", "mysql_native_password")), base)
-		s.Feed(protocol.FromServer, packet(2, okPayload(0, 0, 0, 2, 0)), base)
+		f.login(caps, caps, "5.5.5-10.11.9-MariaDB")
 	case 2:
-		caps := mysqlCaps &^ (protocol.CapCompress | protocol.CapZstdCompression | protocol.CapSSL)
-		s = protocol.NewSession(protocol.SessionConfig{Handler: handler})
-		s.Feed(protocol.FromServer, packet(0, greetingPayload("8.4.3", caps, "caching_sha2_password")), base)
-		s.Feed(protocol.FromClient, packet(1, responsePayload(caps, "app", "shop", "caching_sha2_password")), base)
-		s.Feed(protocol.FromServer, packet(2, okPayload(0, 0, 0, 2, 0)), base)
+		f.loginMySQL()
 	}
-	if s.Info().Phase != protocol.PhaseCommand {
-		t.Fatalf("login failed: %v", s.Err())
-	}
+	s := f.s
 	cmd := mode >> 2
 	if cmd == 0 {
 		cmd = byte(protocol.ComQuery)
