@@ -1,6 +1,8 @@
 package stats
 
 import (
+	"context"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -253,5 +255,39 @@ func BenchmarkApplyTransactions(b *testing.B) {
 	for b.Loop() {
 		apply(tx[i%len(tx)])
 		i++
+	}
+}
+
+// TestFullQueueWakesWriter: a producer that finds the queue full signals
+// the writer to drain now (Run drains on e.full) instead of leaving the
+// events to the next poll: Observe and ObserveClose when they drop,
+// ObserveWait before it waits. The signal holds one wake-up and never
+// blocks a producer.
+func TestFullQueueWakesWriter(t *testing.T) {
+	e, err := New(Config{QueueSize: 1}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := benchEvents(1, 1)[0]
+	e.Observe(ev)
+	if len(e.full) != 0 {
+		t.Fatal("a send with room in the queue woke the writer")
+	}
+	e.Observe(ev)
+	if e.Dropped() != 1 || len(e.full) != 1 {
+		t.Fatalf("Observe on a full queue: %d dropped, %d wake-ups pending; want 1 and 1", e.Dropped(), len(e.full))
+	}
+	e.ObserveClose("10.0.0.1:5000", 7, time.Now()) // a second wake-up must not block
+	if e.Dropped() != 2 || len(e.full) != 1 {
+		t.Fatalf("ObserveClose on a full queue: %d dropped, %d wake-ups pending; want 2 and 1", e.Dropped(), len(e.full))
+	}
+	<-e.full
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := e.ObserveWait(ctx, ev); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ObserveWait on a full queue nobody drains: %v", err)
+	}
+	if len(e.full) != 1 {
+		t.Fatal("ObserveWait waited for room without waking the writer")
 	}
 }
