@@ -190,13 +190,19 @@ func (tp *tap) accept() {
 }
 
 // testConfig is proxy.DefaultConfig, relaying with pumps instead of event
-// loops when QUERYLENS_TEST_RELAY=pumps (.ci/run runs the package's tests
-// both ways).
+// loops when QUERYLENS_TEST_RELAY=pumps, and with event loops that wait
+// with epoll instead of io_uring when QUERYLENS_TEST_RELAY=epoll (.ci/run
+// runs the package's tests all three ways).
 func testConfig() proxy.Config {
 	cfg := proxy.DefaultConfig()
 	cfg.Pumps = testRelayPumps()
+	cfg.Epoll = testRelayEpoll()
 	return cfg
 }
+
+// testRelayEpoll reports whether the event loops wait with epoll
+// (QUERYLENS_TEST_RELAY=epoll).
+func testRelayEpoll() bool { return os.Getenv("QUERYLENS_TEST_RELAY") == "epoll" }
 
 // testRelayPumps reports whether the tests run with the pumps instead of the
 // event loops (QUERYLENS_TEST_RELAY=pumps).

@@ -91,10 +91,18 @@ type eventLoop struct {
 	// loop learnt it was there, not when it got to read it.
 	now time.Time
 
-	mu    sync.Mutex
-	slots []loopSlot // registered connections, by slot index
-	free  []int      // free slot indexes
-	stop  bool
+	// ring, when set, replaces the epoll set (see runRing); starved are
+	// the directions waiting for one of its buffers.
+	ring    *uring
+	starved []starvedDir
+
+	mu      sync.Mutex
+	slots   []loopSlot  // registered connections, by slot index
+	free    []int       // free slot indexes
+	added   []*loopConn // with a ring: connections to start receiving on
+	closing []int       // with a ring: descriptors for the loop to close
+	stop    bool
+	exited  bool // with a ring: the loop returned (and closed its wake fd)
 }
 
 // loopPool is a Server's event loops, started on first use.
@@ -113,9 +121,11 @@ type fdState struct {
 }
 
 type loopDir struct {
-	pending []byte // read, not yet written (a window into store)
+	pending []byte // read, not yet written (a window into store, or with a ring into buffer bid)
 	store   []byte
-	done    bool // ended and reported
+	done    bool   // ended and reported
+	bid     uint16 // with a ring: the provided buffer pending is in
+	more    bool   // with a ring: the socket had more to read
 }
 
 // loopConn is a connection relayed by an event loop.
@@ -126,7 +136,8 @@ type loopConn struct {
 
 	mu     sync.Mutex // held by the loop while it works on the connection
 	fd     [2]int
-	slot   int // index in loop.slots
+	slot   int    // index in loop.slots
+	gen    uint32 // the slot's generation
 	state  [2]fdState
 	dirs   [2]loopDir
 	closed bool
@@ -140,9 +151,13 @@ func dirOf(side int) protocol.Direction {
 	return protocol.FromServer
 }
 
-// start creates the pool's loops: n of them, or one per P when n is 0 (as
-// a C relay runs a thread per CPU). It adds a P for each (see run).
-func (p *loopPool) start(n, bufSize int, m *Metrics) error {
+// start creates the pool's loops: cfg.EventLoops of them, or one per P
+// when that is 0 (as a C relay runs a thread per CPU). It adds a P for
+// each (see run). Each loop uses an io_uring unless cfg.Epoll says not to
+// or the kernel does not offer one (see setupRing), and its epoll set
+// otherwise.
+func (p *loopPool) start(cfg Config, m *Metrics, log *zap.Logger) error {
+	n, bufSize := cfg.EventLoops, cfg.BufferSize
 	p.once.Do(func() {
 		if n <= 0 {
 			n = runtime.GOMAXPROCS(0)
@@ -156,6 +171,7 @@ func (p *loopPool) start(n, bufSize int, m *Metrics) error {
 			p.loops = append(p.loops, l)
 		}
 		addProcs(len(p.loops))
+		ready := make(chan error, len(p.loops))
 		for _, l := range p.loops {
 			p.wg.Add(1)
 			go func() {
@@ -168,8 +184,37 @@ func (p *loopPool) start(n, bufSize int, m *Metrics) error {
 				// docs/performance.md.
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
+				var err error
+				if !cfg.Epoll {
+					// On this thread: the ring accepts submissions from
+					// the thread that made it only.
+					l.ring, err = newURing(ringEntries, ringCQEntries, ringBufCount, bufSize)
+				}
+				ready <- err
+				if l.ring != nil {
+					l.runRing()
+					return
+				}
 				l.run()
 			}()
+		}
+		rings := 0
+		var ringErr error
+		for range p.loops {
+			if err := <-ready; err != nil {
+				ringErr = err
+			} else if !cfg.Epoll {
+				rings++
+			}
+		}
+		switch {
+		case cfg.Epoll:
+			log.Info("event loops wait with epoll", zap.Int("loops", len(p.loops)))
+		case rings == len(p.loops):
+			log.Info("event loops relay through io_uring", zap.Int("loops", len(p.loops)))
+		default:
+			log.Warn("io_uring not usable (a seccomp profile or sysctl kernel.io_uring_disabled may forbid it, or the kernel is older than 6.1); event loops wait with epoll instead",
+				zap.Int("loops", len(p.loops)), zap.Int("io_uring_loops", rings), zap.Error(ringErr))
 		}
 	})
 	return p.err
@@ -183,9 +228,7 @@ func (p *loopPool) stopAll() {
 		l.mu.Lock()
 		l.stop = true
 		l.mu.Unlock()
-		var one [8]byte
-		one[0] = 1
-		_, _ = unix.Write(l.wakefd, one[:])
+		l.wake()
 	}
 	p.wg.Wait()
 	p.stopOnce.Do(func() { addProcs(-len(p.loops)) })
@@ -258,7 +301,7 @@ func (p *loopPool) attach(c *conn, errc chan<- error) *loopConn {
 	if !loopable(c.rawClient) || !loopable(c.rawUp) {
 		return nil
 	}
-	if err := p.start(c.srv.cfg.EventLoops, c.srv.cfg.BufferSize, c.srv.metrics); err != nil || len(p.loops) == 0 {
+	if err := p.start(c.srv.cfg, c.srv.metrics, c.srv.log); err != nil || len(p.loops) == 0 {
 		return nil
 	}
 	var fds [2]int
@@ -336,6 +379,13 @@ func (l *eventLoop) add(lc *loopConn) error {
 		i, l.free = l.free[n-1], l.free[:n-1]
 	} else {
 		l.slots = append(l.slots, loopSlot{gen: 1})
+	}
+	if l.ring != nil {
+		lc.slot, lc.gen = i, l.slots[i].gen
+		l.slots[i].lc = lc
+		l.added = append(l.added, lc)
+		l.wake()
+		return nil
 	}
 	for side := range 2 {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET}
@@ -699,13 +749,36 @@ func (lc *loopConn) close() {
 	lc.closed = true
 	l := lc.loop
 	l.mu.Lock()
-	for side := range 2 {
-		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd[side], nil)
+	if l.ring != nil {
+		// The loop closes the descriptors (see runRing); shutting the
+		// sockets down ends their peers' streams and the operations
+		// queued on them now.
+		for side := range 2 {
+			_ = unix.Shutdown(lc.fd[side], unix.SHUT_RDWR)
+			if l.exited {
+				unix.Close(lc.fd[side])
+			}
+		}
+		if !l.exited {
+			l.closing = append(l.closing, lc.fd[0], lc.fd[1])
+			l.wake()
+		}
+	} else {
+		for side := range 2 {
+			_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd[side], nil)
+			unix.Close(lc.fd[side])
+		}
 	}
 	l.release(lc.slot)
 	l.mu.Unlock()
 	for side := range 2 {
-		unix.Close(lc.fd[side])
 		lc.end(side, readError(dirOf(side), net.ErrClosed))
 	}
+}
+
+// wake wakes the loop from its wait.
+func (l *eventLoop) wake() {
+	var one [8]byte
+	one[0] = 1
+	_, _ = unix.Write(l.wakefd, one[:])
 }

@@ -58,6 +58,13 @@ type Config struct {
 	// a busy loop holds a P as it waits. Setting GOMAXPROCS ends the
 	// runtime's own updates of it from the container's CPU limit.
 	EventLoops int
+	// Epoll makes the event loops wait with epoll and relay with recv and
+	// send, a system call per chunk each way, instead of through an
+	// io_uring (Linux 6.1 or later, where no seccomp profile or sysctl
+	// forbids it), which submits a batch's sends and receives in one
+	// call. Loops fall back to epoll by themselves where io_uring is not
+	// usable.
+	Epoll bool
 
 	// ClientTLS, when set, is offered to clients (CLIENT_SSL stays in the
 	// greeting) whenever the upstream offers TLS too; nil hides CLIENT_SSL

@@ -113,7 +113,7 @@ func runFlags(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long commands in flight may take to finish")
 	fs.DurationVar(&cfg.dialTimeout, "dial-timeout", 5*time.Second, "timeout for connecting to the upstream")
 	fs.IntVar(&cfg.maxConnections, "max-connections", 0, "client connections served at once; more get MySQL error 1040 \"Too many connections\" (0: no limit but the server's own max_connections)")
-	fs.StringVar(&cfg.relay, "relay", "event-loop", "how connections are relayed after the login: event-loop (a few epoll loops, Linux) or pumps (two goroutines per connection, as TLS connections always are)")
+	fs.StringVar(&cfg.relay, "relay", "event-loop", "how connections are relayed after the login: event-loop (a few loops relaying through io_uring, or epoll where io_uring is not usable; Linux), epoll (the loops, always with epoll) or pumps (two goroutines per connection, as TLS connections always are)")
 	fs.IntVar(&cfg.eventLoops, "event-loops", 0, "event loops relaying connections (0: one per CPU the Go runtime uses); each adds one to GOMAXPROCS")
 	fs.IntVar(&cfg.maxSQLBytes, "max-sql-bytes", 64<<10, "statement text kept per command for fingerprinting")
 	fs.IntVar(&cfg.maxDigests, "max-digests", stats.DefaultConfig().MaxDigests, "distinct (fingerprint, schema) pairs tracked; more are folded into an overflow entry")
@@ -214,9 +214,9 @@ func (c *config) validate() error {
 		return bad("max-connections", "must not be negative (0 means no limit)")
 	}
 	switch c.relay {
-	case "event-loop", "pumps":
+	case "event-loop", "epoll", "pumps":
 	default:
-		return bad("relay", "%q is not one of event-loop, pumps", c.relay)
+		return bad("relay", "%q is not one of event-loop, epoll, pumps", c.relay)
 	}
 	if c.eventLoops < 0 {
 		return bad("event-loops", "must not be negative (0 means the default)")

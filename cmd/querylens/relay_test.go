@@ -19,6 +19,10 @@ func TestRelayFlag(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "pumps", cfg.relay)
 
+	cfg, err = parseRun([]string{"--relay", "epoll"})
+	require.NoError(t, err)
+	assert.Equal(t, "epoll", cfg.relay)
+
 	err = run(context.Background(), []string{"--relay", "threads"}, io.Discard, io.Discard)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "-relay")

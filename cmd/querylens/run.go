@@ -200,6 +200,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	pcfg.MaxConnections = cfg.maxConnections
 	pcfg.MaxSQLBytes = cfg.maxSQLBytes
 	pcfg.Pumps = cfg.relay == "pumps"
+	pcfg.Epoll = cfg.relay == "epoll"
 	pcfg.EventLoops = cfg.eventLoops
 	if err := configureTLS(&pcfg, cfg, log); err != nil {
 		return err
