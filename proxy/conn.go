@@ -527,9 +527,11 @@ func (c *conn) lend(dir protocol.Direction, b []byte, now time.Time) bool {
 }
 
 // lendAround relays a chunk read at now with send, which writes it without
-// blocking, and lends it to the session, both under c.mu. A client's chunk
-// is sent first and decoded after, so the server does not wait for the
-// decoder; a server's chunk is decoded first, so that the sink has a
+// blocking (or, in an io_uring loop, queues its send for the loop's next
+// submission), and lends it to the session, both under c.mu. A client's
+// chunk is sent first and decoded after, so the server does not wait for
+// the decoder (except in an io_uring loop, whose sends leave with the
+// batch); a server's chunk is decoded first, so that the sink has a
 // statement's event before the client has the end of its reply (see
 // TestEventBeforeReply). Holding c.mu throughout, the session still sees a
 // command before its reply when one goroutine relays both directions.

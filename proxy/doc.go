@@ -26,7 +26,9 @@
 // goroutine dials the upstream and takes part in the login; then, on Linux
 // and without TLS, it hands both sockets to one of a few event loops (see
 // loop_linux.go; one per P by default, each adding a P of its own, as a
-// busy loop waits in epoll_wait holding one), and otherwise
+// busy loop waits holding one; each relays through an io_uring, see
+// loop_uring_linux.go, or with epoll where io_uring is not usable), and
+// otherwise
 // starts two pump goroutines (clientToServer, serverToClient). Either way
 // the first direction to end closes both sockets, except that a client's
 // clean EOF only half-closes the upstream so a response in flight still
@@ -50,8 +52,9 @@
 // and the close is logged at info level with the commands in flight.
 //
 // Memory per connection is fixed: its goroutine, a chunk the peer could not
-// take yet (at most Config.BufferSize per direction; loops share one read
-// buffer each) or two pump buffers growing from 4 KiB to Config.BufferSize,
+// take yet (at most Config.BufferSize per direction; epoll loops share one
+// read buffer each, io_uring loops a ring of 128 such buffers that receives
+// take from as data arrives and sends give back) or two pump buffers growing from 4 KiB to Config.BufferSize,
 // and the session's capped copies. A direction whose chunk is not written
 // yet reads nothing more from its source, so TCP flow control pushes back
 // on the sender: a client that stops reading stops the server, not grows

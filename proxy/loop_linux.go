@@ -28,6 +28,8 @@ import (
 // Pumps cost a goroutine wake-up per chunk and per connection; a loop is
 // woken once for every connection that became ready meanwhile, and waits
 // in the kernel rather than in Go's scheduler while it is busy (see run).
+// Where the kernel allows it a loop uses an io_uring instead of its epoll
+// set (loop_uring_linux.go); what follows is the epoll loop.
 //
 // Sockets are registered edge-triggered for reading, writing and peer
 // shutdown, once. Each side remembers what the kernel last said: canRead
@@ -213,7 +215,7 @@ func (p *loopPool) start(cfg Config, m *Metrics, log *zap.Logger) error {
 		case rings == len(p.loops):
 			log.Info("event loops relay through io_uring", zap.Int("loops", len(p.loops)))
 		default:
-			log.Warn("io_uring not usable (a seccomp profile or sysctl kernel.io_uring_disabled may forbid it, or the kernel is older than 6.1); event loops wait with epoll instead",
+			log.Info("io_uring not usable (a seccomp profile or sysctl kernel.io_uring_disabled may forbid it, or the kernel is older than 6.1); event loops wait with epoll instead",
 				zap.Int("loops", len(p.loops)), zap.Int("io_uring_loops", rings), zap.Error(ringErr))
 		}
 	})
