@@ -156,7 +156,7 @@ func dirOf(side int) protocol.Direction {
 // start creates the pool's loops: cfg.EventLoops of them, or one per P
 // when that is 0 (as a C relay runs a thread per CPU). It adds a P for
 // each (see run). Each loop uses an io_uring unless cfg.Epoll says not to
-// or the kernel does not offer one (see setupRing), and its epoll set
+// or the kernel does not offer one (see newURing), and its epoll set
 // otherwise.
 func (p *loopPool) start(cfg Config, m *Metrics, log *zap.Logger) error {
 	n, bufSize := cfg.EventLoops, cfg.BufferSize
