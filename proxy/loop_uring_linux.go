@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"errors"
 	"io"
 	"os"
 	"runtime"
@@ -263,8 +264,11 @@ func (lc *loopConn) received(side int, res int32, flags uint32, bid uint16, hasB
 	case res < 0:
 		lc.end(side, readError(dir, os.NewSyscallError("recvfrom", unix.Errno(-res))))
 		return false
-	case res == 0 || !hasBuf:
+	case res == 0:
 		lc.end(side, readError(dir, io.EOF))
+		return false
+	case !hasBuf: // data without a buffer: the kernel broke its word
+		lc.end(side, readError(dir, errors.New("io_uring receive returned data without a buffer")))
 		return false
 	}
 	chunk := r.buf(bid, int(res))

@@ -4,6 +4,7 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync/atomic"
 	"unsafe"
@@ -33,7 +34,6 @@ const (
 	featNoDrop         = 1 << 1
 	featExtArg         = 1 << 8
 	offSQRing          = 0
-	offCQRing          = 0x8000000
 	offSQEs            = 0x10000000
 	enterGetEvents     = 1 << 0
 	enterExtArg        = 1 << 3
@@ -47,7 +47,6 @@ const (
 	cqeFSockNonempty   = 1 << 2
 	cqeBufferShift     = 16
 	pollIn             = 0x1
-	pollOut            = 0x4
 	uringParamsSize    = 120
 	uringSQESize       = 64
 	uringCQESize       = 16
@@ -154,25 +153,25 @@ type uring struct {
 	maps [][]byte // to unmap on close
 }
 
-// errNoURing is why a loop does not use io_uring.
-var errNoURing = errors.New("io_uring not usable")
-
 // newURing sets up a ring with sqEntries submission entries, cqEntries
 // completion entries, and nbufs provided buffers of bufSize bytes (nbufs a
 // power of two). It must be called on the thread that will use the ring.
 func newURing(sqEntries, cqEntries, nbufs, bufSize int) (*uring, error) {
+	if nbufs <= 0 || nbufs&(nbufs-1) != 0 || nbufs > 1<<15 {
+		return nil, fmt.Errorf("io_uring: %d provided buffers: not a power of two up to 32768", nbufs)
+	}
 	p := uringParams{
 		flags:     setupCQSize | setupSubmitAll | setupSingleIssuer | setupDeferTaskrun,
 		cqEntries: uint32(cqEntries),
 	}
 	fd, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(sqEntries), uintptr(unsafe.Pointer(&p)), 0)
 	if e != 0 {
-		return nil, errors.Join(errNoURing, os.NewSyscallError("io_uring_setup", e))
+		return nil, os.NewSyscallError("io_uring_setup", e)
 	}
 	r := &uring{fd: int(fd)}
 	fail := func(err error) (*uring, error) {
 		r.close()
-		return nil, errors.Join(errNoURing, err)
+		return nil, err
 	}
 	if p.features&featSingleMmap == 0 || p.features&featNoDrop == 0 || p.features&featExtArg == 0 {
 		return fail(errors.New("io_uring lacks single mmap, no-drop or extended wait arguments"))

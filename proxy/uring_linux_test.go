@@ -23,6 +23,8 @@ func TestURingRecvSend(t *testing.T) {
 		t.Skipf("io_uring not usable here: %v", err)
 	}
 	defer r.close()
+	_, err = newURing(8, 16, 3, 64)
+	require.Error(t, err, "provided buffers must be a power of two")
 	a, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
 	require.NoError(t, err)
 	defer unix.Close(a[0])
