@@ -752,16 +752,16 @@ func (lc *loopConn) close() {
 	l := lc.loop
 	l.mu.Lock()
 	if l.ring != nil {
-		// The loop closes the descriptors (see runRing); shutting the
-		// sockets down ends their peers' streams and the operations
-		// queued on them now.
-		for side := range 2 {
-			_ = unix.Shutdown(lc.fd[side], unix.SHUT_RDWR)
-			if l.exited {
+		// The loop shuts the sockets down and closes them (see runRing)
+		// once the sends queued before are submitted: a reply the
+		// decoder has seen end (after which Shutdown closes an idle
+		// connection) reaches the client first.
+		if l.exited {
+			for side := range 2 {
+				_ = unix.Shutdown(lc.fd[side], unix.SHUT_RDWR)
 				unix.Close(lc.fd[side])
 			}
-		}
-		if !l.exited {
+		} else {
 			l.closing = append(l.closing, lc.fd[0], lc.fd[1])
 			l.wake()
 		}

@@ -34,9 +34,9 @@ import (
 // Sockets are closed by the loop: an operation queued but not yet
 // submitted names its socket by number, and a number closed and reused
 // meanwhile would have it read or write another connection's socket.
-// close shuts the sockets down at once (their peers see the end,
-// operations in flight complete) and leaves the descriptors to the loop,
-// which closes them once everything queued before is submitted.
+// close leaves the descriptors to the loop, which, once everything queued
+// before is submitted, shuts the sockets down (their peers see the end,
+// operations in flight complete) and closes them.
 
 // Operations in an entry's user data (see ringKey).
 const (
@@ -87,13 +87,17 @@ func (l *eventLoop) runRing() {
 		l.mu.Unlock()
 		if len(closing) > 0 {
 			// Entries naming these sockets were queued before close
-			// marked the connection: submitted now, they can go.
+			// marked the connection: once submitted (a send goes out
+			// as it is submitted when the socket has room), the sockets
+			// are shut down, which ends their peers' streams and the
+			// operations in flight on them, and closed.
 			if n := r.pending(); n > 0 {
 				if e := r.enter(n, 0, nil); e != 0 && e != unix.EINTR && e != unix.EBUSY {
 					panic(os.NewSyscallError("io_uring_enter", e))
 				}
 			}
 			for _, fd := range closing {
+				_ = unix.Shutdown(fd, unix.SHUT_RDWR)
 				unix.Close(fd)
 			}
 		}
