@@ -182,6 +182,7 @@ func (l *eventLoop) closeAll() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, fd := range l.closing {
+		_ = unix.Shutdown(fd, unix.SHUT_RDWR) // the ring's operations hold the sockets until it is gone
 		unix.Close(fd)
 	}
 	l.closing = nil
