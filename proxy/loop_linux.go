@@ -102,7 +102,7 @@ type eventLoop struct {
 	slots   []loopSlot  // registered connections, by slot index
 	free    []int       // free slot indexes
 	added   []*loopConn // with a ring: connections to start receiving on
-	closing []int       // with a ring: descriptors for the loop to close
+	closing []*loopConn // with a ring: connections whose sockets the loop is to close
 	stop    bool
 	exited  bool // with a ring: the loop returned (and closed its wake fd)
 }
@@ -124,10 +124,11 @@ type fdState struct {
 
 type loopDir struct {
 	pending []byte // read, not yet written (a window into store, or with a ring into buffer bid)
-	store   []byte
+	store   []byte // what pending is copied to (with a ring: chunks up to ringCopyMax, until the sockets are shut down)
 	done    bool   // ended and reported
 	bid     uint16 // with a ring: the provided buffer pending is in
 	more    bool   // with a ring: the socket had more to read
+	linked  bool   // with a ring: pending is a copy in store whose send is linked to the next receive
 }
 
 // loopConn is a connection relayed by an event loop.
@@ -726,7 +727,12 @@ func (lc *loopConn) end(side int, err error) {
 		return
 	}
 	d.done = true
-	d.pending, d.store = nil, nil
+	d.pending = nil
+	if lc.loop.ring == nil {
+		// With a ring, a send from store may be in flight until the loop
+		// shuts the sockets down: store goes with the connection.
+		d.store = nil
+	}
 	lc.errc <- err // buffered for both directions
 }
 
@@ -757,12 +763,9 @@ func (lc *loopConn) close() {
 		// decoder has seen end (after which Shutdown closes an idle
 		// connection) reaches the client first.
 		if l.exited {
-			for side := range 2 {
-				_ = unix.Shutdown(lc.fd[side], unix.SHUT_RDWR)
-				unix.Close(lc.fd[side])
-			}
+			lc.shutClose()
 		} else {
-			l.closing = append(l.closing, lc.fd[0], lc.fd[1])
+			l.closing = append(l.closing, lc)
 			l.wake()
 		}
 	} else {

@@ -22,8 +22,17 @@ import (
 // flight at a time, a receive or the send of what it received, so its
 // chunks reach the peer in order, and a peer that does not read holds up
 // only its own direction (the kernel waits for room in its socket; TCP
-// pushes back on the sender as it does with the pumps). The chunk stays in
-// its provided buffer until its send completes.
+// pushes back on the sender as it does with the pumps).
+//
+// A small chunk (a query, a short reply: up to ringCopyMax bytes) is
+// copied out of its provided buffer into the direction's own, and its send
+// is linked to the direction's next receive, which the kernel starts when
+// the send is done: a hop is one io_uring_enter, which sends the chunk and
+// then waits for what comes next, and the send posts a completion only
+// when it fails. A larger chunk is sent from its provided buffer, which it
+// keeps until the send's completion, and the next receive is queued then:
+// a buffer held until the next chunk arrives would be held by every idle
+// connection.
 //
 // Sending from the ring rather than with send(2) changes who waits for a
 // peer: the kernel, woken by a sent chunk, tends to switch to the woken
@@ -40,8 +49,9 @@ import (
 
 // Operations in an entry's user data (see ringKey).
 const (
-	ringRecv = 0 // a receive on side
-	ringSend = 1 // a send of what side received
+	ringRecv     = 0 // a receive on side
+	ringSend     = 1 // a send of what side received, from a provided buffer
+	ringSendCopy = 2 // a send of a copy of what side received, linked to the next receive
 )
 
 // A loop's ring: submission entries, completion entries (two operations
@@ -54,18 +64,19 @@ const (
 	ringEntries   = 256
 	ringCQEntries = 16384
 	ringBufs      = 128 // at most 256: a buffer id has 8 bits in ringKey
+	ringCopyMax   = 2048
 )
 
 // ringBufCount is ringBufs, but for tests.
 var ringBufCount = ringBufs
 
 // ringKey is the user data of an operation on side of the connection in
-// slot i of generation gen: bit 0 the side, 1 the operation, 2 to 9 the
-// buffer a send sends from, 10 to 39 the slot and 40 to 63 the slot's
+// slot i of generation gen: bit 0 the side, 1 and 2 the operation, 3 to 10
+// the buffer a send sends from, 11 to 39 the slot and 40 to 63 the slot's
 // generation (its low 24 bits). Never 0, which is the wake fd's poll,
 // since generations start at 1.
 func ringKey(i int, gen uint32, op, side int, bid uint16) uint64 {
-	return uint64(gen&0xffffff)<<40 | uint64(i)<<10 | uint64(bid&0xff)<<2 | uint64(op)<<1 | uint64(side)
+	return uint64(gen&0xffffff)<<40 | uint64(i)<<11 | uint64(bid&0xff)<<3 | uint64(op)<<1 | uint64(side)
 }
 
 // runRing is run for a loop with a ring.
@@ -78,7 +89,7 @@ func (l *eventLoop) runRing() {
 	lastYield := time.Now()
 	hold := canHoldP()
 	busy := unix.NsecToTimespec(int64(busyWait))
-	var closing []int
+	var closing []*loopConn
 	for {
 		r.publishBufs()
 		r.flushSQ()
@@ -96,10 +107,10 @@ func (l *eventLoop) runRing() {
 					panic(os.NewSyscallError("io_uring_enter", e))
 				}
 			}
-			for _, fd := range closing {
-				_ = unix.Shutdown(fd, unix.SHUT_RDWR)
-				unix.Close(fd)
+			for _, lc := range closing {
+				lc.shutClose()
 			}
+			clear(closing)
 		}
 		var errno unix.Errno
 		if hold {
@@ -181,21 +192,30 @@ func (l *eventLoop) woken() bool {
 func (l *eventLoop) closeAll() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, fd := range l.closing {
-		_ = unix.Shutdown(fd, unix.SHUT_RDWR) // the ring's operations hold the sockets until it is gone
-		unix.Close(fd)
+	for _, lc := range l.closing {
+		lc.shutClose() // the ring's operations hold the sockets until it is gone
 	}
 	l.closing = nil
 	l.exited = true
 }
 
+// shutClose shuts lc's sockets down, which ends the operations in flight
+// on them (a send from the connection's store fails before it reads it:
+// the store may go once the sockets are shut), and closes them.
+func (lc *loopConn) shutClose() {
+	for _, fd := range lc.fd {
+		_ = unix.Shutdown(fd, unix.SHUT_RDWR)
+		unix.Close(fd)
+	}
+}
+
 // complete applies a completion.
 func (l *eventLoop) complete(ud uint64, res int32, flags uint32) {
 	r := l.ring
-	i, gen, op, side := int(ud>>10&(1<<30-1)), uint32(ud>>40), int(ud>>1&1), int(ud&1)
+	i, gen, op, side := int(ud>>11&(1<<29-1)), uint32(ud>>40), int(ud>>1&3), int(ud&1)
 	// The buffer the operation holds: a receive's is in flags, a send's
 	// in the user data.
-	bid, hasBuf := uint16(ud>>2&0xff), op == ringSend
+	bid, hasBuf := uint16(ud>>3&0xff), op == ringSend
 	if op == ringRecv {
 		bid, hasBuf = uint16(flags>>cqeBufferShift), flags&cqeFBuffer != 0
 	}
@@ -208,12 +228,15 @@ func (l *eventLoop) complete(ud uint64, res int32, flags uint32) {
 	if lc != nil {
 		lc.mu.Lock()
 		if !lc.closed && !lc.dirs[side].done {
-			if op == ringRecv {
+			switch op {
+			case ringRecv:
 				if lc.received(side, res, flags, bid, hasBuf) {
 					hasBuf = false // the send queued holds it
 				}
-			} else {
+			case ringSend:
 				hasBuf = lc.sent(side, res)
+			default:
+				lc.sentCopy(side, res)
 			}
 		}
 		lc.mu.Unlock()
@@ -262,6 +285,17 @@ func (lc *loopConn) receive(side int, pollFirst bool) {
 // keeps the buffer (for the send it queued). lc.mu must be held.
 func (lc *loopConn) received(side int, res int32, flags uint32, bid uint16, hasBuf bool) bool {
 	r, dir := lc.loop.ring, dirOf(side)
+	d := &lc.dirs[side]
+	if res == -int32(unix.ECANCELED) {
+		// A receive linked to a send that fell short: sentCopy has
+		// queued the rest and the receive again. (The kernel posts no
+		// entry for it; this is in case one does.)
+		return false
+	}
+	if d.linked {
+		// The receive ran, so the copy it was linked to was all sent.
+		d.pending, d.linked = nil, false
+	}
 	switch {
 	case res == -int32(unix.ENOBUFS):
 		lc.loop.starved = append(lc.loop.starved, starvedDir{lc, side})
@@ -277,14 +311,24 @@ func (lc *loopConn) received(side int, res int32, flags uint32, bid uint16, hasB
 		return false
 	}
 	chunk := r.buf(bid, int(res))
-	d := &lc.dirs[side]
 	// Data left in the socket (or a full buffer) is read as soon as the
 	// chunk is sent; otherwise the next receive waits for data before it
 	// tries.
 	d.more = flags&cqeFSockNonempty != 0 || len(chunk) == cap(chunk)
+	copied := len(chunk) <= ringCopyMax
+	if copied {
+		if d.store == nil {
+			d.store = make([]byte, ringCopyMax)
+		}
+		chunk = d.store[:copy(d.store, chunk)]
+	}
 	d.pending, d.bid = chunk, bid
 	_, ok := lc.c.lendAround(dir, chunk, lc.loop.now, func() bool {
-		r.send(lc.fd[1-side], chunk, ringKey(lc.slot, lc.gen, ringSend, side, bid))
+		if copied {
+			lc.sendCopy(side)
+		} else {
+			r.send(lc.fd[1-side], chunk, ringKey(lc.slot, lc.gen, ringSend, side, bid))
+		}
 		return true
 	})
 	if !ok {
@@ -292,7 +336,37 @@ func (lc *loopConn) received(side int, res int32, flags uint32, bid uint16, hasB
 		lc.end(side, errShutdown)
 		return false
 	}
-	return true
+	return !copied
+}
+
+// sendCopy queues the send of direction side's pending copy, linked to
+// the direction's next receive, and counts it as relayed (no completion
+// will say it was, unless it was not). lc.mu must be held.
+func (lc *loopConn) sendCopy(side int) {
+	d := &lc.dirs[side]
+	d.linked = true
+	lc.loop.relayed[side] += uint64(len(d.pending))
+	lc.loop.ring.sendThenRecv(lc.fd[1-side], d.pending, ringKey(lc.slot, lc.gen, ringSendCopy, side, 0),
+		lc.fd[side], ringKey(lc.slot, lc.gen, ringRecv, side, 0), !d.more)
+}
+
+// sentCopy applies the completion of the send of direction side's pending
+// copy, which the kernel posts only when the send failed or fell short;
+// either way the receive linked to it was cancelled. lc.mu must be held.
+func (lc *loopConn) sentCopy(side int, res int32) {
+	d := &lc.dirs[side]
+	lc.loop.relayed[side] -= uint64(len(d.pending) - int(max(res, 0))) // counted by sendCopy, not sent
+	if res < 0 {
+		d.pending, d.linked = nil, false
+		lc.end(side, &relayError{side: peerName(dirOf(side)), op: "write", err: os.NewSyscallError("sendto", unix.Errno(-res))})
+		return
+	}
+	if d.pending = d.pending[res:]; len(d.pending) == 0 {
+		// All sent after all: the receive linked to it is under way.
+		d.pending, d.linked = nil, false
+		return
+	}
+	lc.sendCopy(side)
 }
 
 // sent applies the completion of the send of direction side's pending

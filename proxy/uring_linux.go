@@ -41,7 +41,9 @@ const (
 	opPollAdd          = 6
 	opSend             = 26
 	opRecv             = 27
+	sqeIOLink          = 1 << 2 // the next entry starts when this one succeeded
 	sqeBufferSelect    = 1 << 5
+	sqeCQESkipSuccess  = 1 << 6 // no completion entry when it succeeds
 	recvPollFirst      = 1 << 0 // ioprio of a receive: wait for data before trying
 	cqeFBuffer         = 1 << 0
 	cqeFSockNonempty   = 1 << 2
@@ -275,16 +277,21 @@ func (r *uring) publishBufs() {
 // sqe returns the next submission entry, zeroed, submitting what is
 // queued first when the queue is full.
 func (r *uring) sqe() *uringSQE {
-	for r.tail-atomic.LoadUint32(r.sqHead) >= r.sqEntries {
+	r.room(1)
+	s := &r.sqes[r.tail&r.sqMask]
+	*s = uringSQE{}
+	r.tail++
+	return s
+}
+
+// room submits what is queued until n entries are free.
+func (r *uring) room(n uint32) {
+	for r.tail-atomic.LoadUint32(r.sqHead)+n > r.sqEntries {
 		r.flushSQ()
 		if e := r.enter(r.pending(), 0, nil); e != 0 && e != unix.EINTR && e != unix.EBUSY {
 			panic(os.NewSyscallError("io_uring_enter", e))
 		}
 	}
-	s := &r.sqes[r.tail&r.sqMask]
-	*s = uringSQE{}
-	r.tail++
-	return s
 }
 
 // flushSQ publishes the entries filled since the last call.
@@ -316,6 +323,18 @@ func (r *uring) send(fd int, b []byte, userData uint64) {
 	s.len = uint32(len(b))
 	s.opFlags = unix.MSG_NOSIGNAL | unix.MSG_WAITALL
 	s.userData = userData
+}
+
+// sendThenRecv queues a send of b on dst linked to a receive on src: the
+// receive starts once all of b is sent. A send that succeeds posts no
+// completion entry; one that fails or falls short (a signal) posts its
+// own, and the receive is cancelled (its entry, if the kernel posts one,
+// has -ECANCELED).
+func (r *uring) sendThenRecv(dst int, b []byte, sendData uint64, src int, recvData uint64, pollFirst bool) {
+	r.room(2) // a link split across two submissions would not hold
+	r.send(dst, b, sendData)
+	r.sqes[(r.tail-1)&r.sqMask].flags = sqeIOLink | sqeCQESkipSuccess
+	r.recv(src, recvData, pollFirst)
 }
 
 // pollAdd queues a one-shot poll of fd for events.

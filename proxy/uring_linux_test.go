@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -73,4 +74,77 @@ func TestURingRecvSend(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, msg, back[:n])
 	}
+}
+
+// TestURingSendThenRecv checks the linked send and receive the loops
+// queue for a small chunk: a send that succeeds posts nothing and starts
+// the receive; one that fails posts its error, and the receive never
+// runs (it takes no data and no buffer).
+func TestURingSendThenRecv(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r, err := newURing(8, 16, 4, 64)
+	if err != nil {
+		t.Skipf("io_uring not usable here: %v", err)
+	}
+	defer r.close()
+	pair := func() [2]int {
+		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+		require.NoError(t, err)
+		t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+		return [2]int{p[0], p[1]}
+	}
+	// drain waits up to 50 ms for entries and returns them all.
+	drain := func(min uint32) []uringCQE {
+		t.Helper()
+		r.publishBufs()
+		r.flushSQ()
+		ts := unix.NsecToTimespec(int64(50 * time.Millisecond))
+		e := r.enter(r.pending(), min, &ts)
+		require.True(t, e == 0 || e == unix.ETIME, "enter: %v", e)
+		var got []uringCQE
+		head, tail := r.completions()
+		for ; head != tail; head++ {
+			got = append(got, *r.cqe(head))
+		}
+		r.consumed(head)
+		return got
+	}
+	src, dst := pair(), pair()
+
+	// Success: the send posts nothing; the receive runs after it.
+	msg := []byte("a query")
+	r.sendThenRecv(dst[1], msg, 1, src[1], 2, true)
+	require.Empty(t, drain(0), "a send that succeeds posts no entry, and the receive waits for data")
+	back := make([]byte, 64)
+	n, err := unix.Read(dst[0], back)
+	require.NoError(t, err)
+	require.Equal(t, msg, back[:n])
+	_, err = unix.Write(src[0], []byte("reply"))
+	require.NoError(t, err)
+	got := drain(1)
+	require.Len(t, got, 1)
+	require.Equal(t, uint64(2), got[0].userData)
+	require.Equal(t, int32(5), got[0].res)
+	r.giveBuf(uint16(got[0].flags >> cqeBufferShift))
+
+	// Failure: the send's error is posted; the receive is cancelled.
+	unix.Close(dst[0])
+	r.sendThenRecv(dst[1], msg, 3, src[1], 4, false)
+	got = drain(1)
+	require.NotEmpty(t, got)
+	require.Equal(t, uint64(3), got[0].userData)
+	require.Equal(t, -int32(unix.EPIPE), got[0].res)
+	for _, c := range got[1:] {
+		require.Equal(t, uint64(4), c.userData)
+		require.Equal(t, -int32(unix.ECANCELED), c.res, "the receive after a failed send")
+		require.Zero(t, c.flags&cqeFBuffer)
+	}
+	t.Logf("entries after a failed linked send: %d", len(got))
+	_, err = unix.Write(src[0], []byte("left"))
+	require.NoError(t, err)
+	require.Empty(t, drain(0), "the cancelled receive took nothing")
+	n, err = unix.Read(src[1], back)
+	require.NoError(t, err)
+	require.Equal(t, "left", string(back[:n]))
 }
