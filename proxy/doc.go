@@ -54,7 +54,9 @@
 // Memory per connection is fixed: its goroutine, a chunk the peer could not
 // take yet (at most Config.BufferSize per direction; epoll loops share one
 // read buffer each, io_uring loops a ring of 128 such buffers that receives
-// take from as data arrives and sends give back) or two pump buffers growing from 4 KiB to Config.BufferSize,
+// take from as data arrives and sends give back, and a 2 KiB copy per
+// direction for the small chunks whose sends are linked to the next
+// receive) or two pump buffers growing from 4 KiB to Config.BufferSize,
 // and the session's capped copies. A direction whose chunk is not written
 // yet reads nothing more from its source, so TCP flow control pushes back
 // on the sender: a client that stops reading stops the server, not grows
