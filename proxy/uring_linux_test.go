@@ -148,3 +148,81 @@ func TestURingSendThenRecv(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "left", string(back[:n]))
 }
+
+// TestURingLinkedSendFallsShort drives sentCopy, the completion of a
+// linked send that fell short or failed, on a loop's connection by hand:
+// a short send (its completion made up, as the kernel would post it after
+// a partial send) has its rest sent and the receive linked again, with the
+// bytes counted once; a failed one ends the direction with a write error
+// and uncounts what it did not send.
+func TestURingLinkedSendFallsShort(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r, err := newURing(8, 16, 4, 64)
+	if err != nil {
+		t.Skipf("io_uring not usable here: %v", err)
+	}
+	defer r.close()
+	pair := func() [2]int {
+		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+		require.NoError(t, err)
+		t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+		return [2]int{p[0], p[1]}
+	}
+	client, server := pair(), pair() // the proxy's ends are [1]
+	l := &eventLoop{ring: r, slots: []loopSlot{{gen: 1}}}
+	errc := make(chan error, 2)
+	lc := &loopConn{loop: l, errc: errc, fd: [2]int{client[1], server[1]}, gen: 1}
+	l.slots[0].lc = lc
+	submit := func() {
+		r.flushSQ()
+		require.Zero(t, r.enter(r.pending(), 0, nil))
+	}
+	read := func(fd int) []byte {
+		b := make([]byte, 4096)
+		n, err := unix.Read(fd, b)
+		require.NoError(t, err)
+		return b[:n]
+	}
+
+	d := &lc.dirs[sideClient]
+	d.store = make([]byte, ringCopyMax)
+	msg := d.store[:copy(d.store, "SELECT 1 -- a query sent in two parts")]
+	d.pending = msg
+	lc.sendCopy(sideClient)
+	require.True(t, d.linked)
+	require.Equal(t, uint64(len(msg)), l.relayed[sideClient], "counted when queued")
+	submit()
+	require.Equal(t, msg, read(server[0]))
+
+	// As if the kernel had sent 9 bytes only: the rest goes out.
+	l.complete(ringKey(0, 1, ringSendCopy, sideClient, 0), 9, 0)
+	require.True(t, d.linked)
+	require.Equal(t, msg[9:], d.pending)
+	submit()
+	require.Equal(t, msg[9:], read(server[0]))
+	require.Equal(t, uint64(len(msg)), l.relayed[sideClient], "9 bytes by the short send, the rest by the next")
+
+	// A failed send: nothing of it counts, and the direction ends.
+	before := l.relayed[sideClient]
+	l.complete(ringKey(0, 1, ringSendCopy, sideClient, 0), -int32(unix.EPIPE), 0)
+	require.Equal(t, before-uint64(len(msg)-9), l.relayed[sideClient], "what the failed send queued is not counted")
+	require.False(t, d.linked)
+	require.True(t, d.done)
+	err = <-errc
+	require.ErrorIs(t, err, unix.EPIPE)
+	require.Contains(t, err.Error(), "write upstream")
+
+	// The receive linked to the short send's rest runs when data comes.
+	_, err = unix.Write(client[0], []byte("ignored"))
+	require.NoError(t, err)
+	r.publishBufs()
+	require.Zero(t, r.enter(0, 1, nil))
+	head, tail := r.completions()
+	require.Equal(t, uint32(1), tail-head)
+	c := *r.cqe(head)
+	r.consumed(tail)
+	require.Equal(t, ringKey(0, 1, ringRecv, sideClient, 0), c.userData)
+	l.complete(c.userData, c.res, c.flags) // on an ended direction: the buffer goes back
+	require.Equal(t, uint16(1), r.bufAdded)
+}
