@@ -13,23 +13,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestURingRecvSend drives a ring by hand over a socket pair: receives
-// into provided buffers, each returned after use, for more rounds than
-// there are buffers, and sends from them.
-func TestURingRecvSend(t *testing.T) {
+// lockedRing locks the test to its thread, the one a ring accepts
+// submissions from, and returns a ring with 4 provided buffers of 64
+// bytes; it skips the test where io_uring is not usable.
+func lockedRing(t *testing.T) *uring {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
 	r, err := newURing(8, 16, 4, 64)
 	if err != nil {
 		t.Skipf("io_uring not usable here: %v", err)
 	}
-	defer r.close()
-	_, err = newURing(8, 16, 3, 64)
-	require.Error(t, err, "provided buffers must be a power of two")
-	a, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	t.Cleanup(r.close)
+	return r
+}
+
+// socketPair returns a connected pair of non-blocking stream sockets,
+// closed when the test ends.
+func socketPair(t *testing.T) [2]int {
+	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
 	require.NoError(t, err)
-	defer unix.Close(a[0])
-	defer unix.Close(a[1])
+	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+	return p
+}
+
+// TestURingRecvSend drives a ring by hand over a socket pair: receives
+// into provided buffers, each returned after use, for more rounds than
+// there are buffers, and sends from them.
+func TestURingRecvSend(t *testing.T) {
+	r := lockedRing(t)
+	_, err := newURing(8, 16, 3, 64)
+	require.Error(t, err, "provided buffers must be a power of two")
+	a := socketPair(t)
 	wait := func() *uringCQE {
 		t.Helper()
 		r.publishBufs()
@@ -81,19 +95,7 @@ func TestURingRecvSend(t *testing.T) {
 // the receive; one that fails posts its error, and the receive never
 // runs (it takes no data and no buffer).
 func TestURingSendThenRecv(t *testing.T) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r, err := newURing(8, 16, 4, 64)
-	if err != nil {
-		t.Skipf("io_uring not usable here: %v", err)
-	}
-	defer r.close()
-	pair := func() [2]int {
-		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
-		require.NoError(t, err)
-		t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
-		return [2]int{p[0], p[1]}
-	}
+	r := lockedRing(t)
 	// drain waits up to 50 ms for entries and returns them all.
 	drain := func(min uint32) []uringCQE {
 		t.Helper()
@@ -110,7 +112,7 @@ func TestURingSendThenRecv(t *testing.T) {
 		r.consumed(head)
 		return got
 	}
-	src, dst := pair(), pair()
+	src, dst := socketPair(t), socketPair(t)
 
 	// Success: the send posts nothing; the receive runs after it.
 	msg := []byte("a query")
@@ -156,20 +158,8 @@ func TestURingSendThenRecv(t *testing.T) {
 // bytes counted once; a failed one ends the direction with a write error
 // and uncounts what it did not send.
 func TestURingLinkedSendFallsShort(t *testing.T) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r, err := newURing(8, 16, 4, 64)
-	if err != nil {
-		t.Skipf("io_uring not usable here: %v", err)
-	}
-	defer r.close()
-	pair := func() [2]int {
-		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
-		require.NoError(t, err)
-		t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
-		return [2]int{p[0], p[1]}
-	}
-	client, server := pair(), pair() // the proxy's ends are [1]
+	r := lockedRing(t)
+	client, server := socketPair(t), socketPair(t) // the proxy's ends are [1]
 	l := &eventLoop{ring: r, slots: []loopSlot{{gen: 1}}}
 	errc := make(chan error, 2)
 	lc := &loopConn{loop: l, errc: errc, fd: [2]int{client[1], server[1]}, gen: 1}
@@ -209,7 +199,7 @@ func TestURingLinkedSendFallsShort(t *testing.T) {
 	require.Equal(t, before-uint64(len(msg)-9), l.relayed[sideClient], "what the failed send queued is not counted")
 	require.False(t, d.linked)
 	require.True(t, d.done)
-	err = <-errc
+	err := <-errc
 	require.ErrorIs(t, err, unix.EPIPE)
 	require.Contains(t, err.Error(), "write upstream")
 
