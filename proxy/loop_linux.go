@@ -709,14 +709,19 @@ func (lc *loopConn) flush(side int) bool {
 			dst.canWrite = false
 			return false
 		case errno != 0:
-			dir := dirOf(side)
-			lc.end(side, &relayError{side: peerName(dir), op: "write", err: os.NewSyscallError("sendto", errno)})
+			lc.end(side, sendError(side, errno))
 			return false
 		}
 		lc.loop.relayed[side] += uint64(n)
 		d.pending = d.pending[n:]
 	}
 	return true
+}
+
+// sendError is the error direction side ends with when sending to its
+// destination failed with errno.
+func sendError(side int, errno unix.Errno) error {
+	return &relayError{side: peerName(dirOf(side)), op: "write", err: os.NewSyscallError("sendto", errno)}
 }
 
 // end ends direction side with err and reports it to the connection's

@@ -358,7 +358,7 @@ func (lc *loopConn) sentCopy(side int, res int32) {
 	lc.loop.relayed[side] -= uint64(len(d.pending) - int(max(res, 0))) // counted by sendCopy, not sent
 	if res < 0 {
 		d.pending, d.linked = nil, false
-		lc.end(side, &relayError{side: peerName(dirOf(side)), op: "write", err: os.NewSyscallError("sendto", unix.Errno(-res))})
+		lc.end(side, sendError(side, unix.Errno(-res)))
 		return
 	}
 	if d.pending = d.pending[res:]; len(d.pending) == 0 {
@@ -376,7 +376,7 @@ func (lc *loopConn) sent(side int, res int32) bool {
 	d := &lc.dirs[side]
 	if res < 0 {
 		d.pending = nil
-		lc.end(side, &relayError{side: peerName(dirOf(side)), op: "write", err: os.NewSyscallError("sendto", unix.Errno(-res))})
+		lc.end(side, sendError(side, unix.Errno(-res)))
 		return true
 	}
 	lc.loop.relayed[side] += uint64(res)
